@@ -66,9 +66,9 @@ WEIGHT_INITIALIZERS = Registry(
 TASK_UTILS = Registry(
     'task util', parent=MMENGINE_TASK_UTILS, scope=SCOPE, locations=['tgl_mm.models'])
 # Temporal grounding strategies (oracle, none, moment retrieval, VLM top-k, hybrid, TAM):
-# each turns a video sample into its M+ frame flags at inference. See docs/grounding.md.
-GROUNDINGS = Registry(
-    'grounding', parent=MMENGINE_TASK_UTILS, scope=SCOPE, locations=['tgl_mm.models.grounding'])
+# each turns a video sample into its M+ frame flags at inference. mmengine has no such root, so
+# this registry is a root of its own (downstream scopes may make children of it).
+GROUNDINGS = Registry('grounding', scope=SCOPE, locations=['tgl_mm.models.grounding'])
 
 # --- optimisation --------------------------------------------------------------------------------
 OPTIMIZERS = Registry(

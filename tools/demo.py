@@ -1,4 +1,4 @@
-"""`make demo`: generate synthetic MeViS-M, train the tiny TGL model, test it with oracle grounding."""
+"""`make demo`: make synthetic MeViS-M, train the tiny TGL model, test it with oracle grounding."""
 import sys
 
 if __name__ == '__main__':
