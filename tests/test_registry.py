@@ -17,5 +17,11 @@ def test_registry_is_scoped_child_of_mmengine(name):
 
 def test_mmengine_components_reachable_through_child_scope():
     # a config with default_scope='tgl_mm' still builds mmengine's own components
-    opt_cls = registry.OPTIMIZERS.get('Adam')
-    assert opt_cls.__name__ == 'Adam'
+    import mmengine.optim  # noqa: F401  (registers torch optimizers, as the Runner does)
+    import torch
+    from mmengine.registry import DefaultScope
+
+    with DefaultScope.overwrite_default_scope('tgl_mm'):
+        opt = registry.OPTIMIZERS.build(
+            dict(type='Adam', params=[torch.nn.Parameter(torch.zeros(1))], lr=1e-5))
+    assert isinstance(opt, torch.optim.Adam)
