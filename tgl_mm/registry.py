@@ -40,7 +40,9 @@ RUNNER_CONSTRUCTORS = Registry(
     'runner constructor', parent=MMENGINE_RUNNER_CONSTRUCTORS, scope=SCOPE,
     locations=['tgl_mm.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope=SCOPE, locations=['tgl_mm.engine'])
-HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['tgl_mm.engine'])
+HOOKS = Registry(
+    'hook', parent=MMENGINE_HOOKS, scope=SCOPE,
+    locations=['tgl_mm.engine', 'tgl_mm.visualization'])
 STRATEGIES = Registry(
     'strategy', parent=MMENGINE_STRATEGIES, scope=SCOPE, locations=['tgl_mm.engine'])
 LOG_PROCESSORS = Registry(
