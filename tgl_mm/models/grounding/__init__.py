@@ -1,0 +1,16 @@
+from .base import BaseGrounding, GroundingResult, sample_qid
+from .basic import NoGrounding, OracleGrounding
+from .prediction_files import (
+                               HybridGrounding,
+                               KeyframeGrounding,
+                               MomentRetrievalGrounding,
+                               load_jsonl_by_qid,
+)
+from .span_ops import largest_span, spans_to_mask, topk_mask, windows_to_mask
+from .tam_grounding import TAMGrounding
+
+__all__ = [
+    'BaseGrounding', 'GroundingResult', 'sample_qid', 'NoGrounding', 'OracleGrounding',
+    'MomentRetrievalGrounding', 'KeyframeGrounding', 'HybridGrounding', 'TAMGrounding',
+    'load_jsonl_by_qid', 'windows_to_mask', 'spans_to_mask', 'topk_mask', 'largest_span'
+]
