@@ -1,5 +1,6 @@
 from .base import BaseGrounding, GroundingResult, sample_qid
 from .basic import NoGrounding, OracleGrounding
+from .clip_scorer import CLIPFrameScorer
 from .prediction_files import (
                                HybridGrounding,
                                KeyframeGrounding,
@@ -12,5 +13,6 @@ from .tam_grounding import TAMGrounding
 __all__ = [
     'BaseGrounding', 'GroundingResult', 'sample_qid', 'NoGrounding', 'OracleGrounding',
     'MomentRetrievalGrounding', 'KeyframeGrounding', 'HybridGrounding', 'TAMGrounding',
-    'load_jsonl_by_qid', 'windows_to_mask', 'spans_to_mask', 'topk_mask', 'largest_span'
+    'load_jsonl_by_qid', 'CLIPFrameScorer', 'windows_to_mask', 'spans_to_mask', 'topk_mask',
+    'largest_span'
 ]
