@@ -1,0 +1,99 @@
+"""MeViS and MeViS-M (the public MeViS layout plus a tgl_mm moment file)."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from mmengine.logging import print_log
+
+from tgl_mm.registry import DATASETS
+
+from .base_rvos_dataset import BaseRVOSDataset
+from .mevis_io import (
+    DataFormatError,
+    ExpressionMeta,
+    VideoMeta,
+    check_expression_annotations,
+    load_mask_dict,
+    load_meta_expressions,
+)
+
+
+@DATASETS.register_module()
+class MeViSDataset(BaseRVOSDataset):
+    """MeViS (and MeViS-M with ``moment_file``): one sample per referring expression.
+
+    Layout (unchanged public MeViS)::
+
+        data_root/<split>/JPEGImages/<video>/<frame>.jpg
+        data_root/<split>/meta_expressions.json
+        data_root/<split>/mask_dict.json        (absent for ``valid``)
+        data_root/<moment_file>                 (MeViS-M moments; tgl_mm format)
+
+    The target of an expression is the union of its anno_ids' masks. Every anno_id's RLEs are
+    kept once in a shared :class:`~tgl_mm.datasets.mask_store.RLEStore`; samples decode only their
+    sampled frames. A split without ``mask_dict.json`` (MeViS ``valid``) gives samples without
+    ``gt_masks`` and can only be used with ``test_mode=True``.
+
+    Args:
+        data_root: the MeViS root (holding ``train/``, ``valid_u/``, ``valid/``).
+        split: ``'train'``, ``'valid_u'`` or ``'valid'`` (any sub-directory in this layout).
+        pipeline: transforms; see ``configs/_base_/datasets/mevis_m.py``.
+        moment_file: MeViS-M moment file, relative to ``data_root`` unless absolute.
+        **kwargs: see :class:`~tgl_mm.datasets.base_rvos_dataset.BaseRVOSDataset`
+            (``missing_moments``, ``test_mode``, ``skip_invalid``, ``check_frames``, ...).
+    """
+
+    METAINFO = dict(dataset_name='mevis')
+
+    def __init__(self, data_root: str, split: str, pipeline=(), moment_file: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(data_root=data_root, split=split, pipeline=pipeline,
+                         moment_file=moment_file, **kwargs)
+
+    @property
+    def split_dir(self) -> str:
+        return os.path.join(self.data_root, self.split)
+
+    def load_videos(self) -> dict[str, VideoMeta]:
+        split_dir = self.split_dir
+        if not os.path.isdir(split_dir):
+            raise DataFormatError('split directory not found', file=split_dir)
+        mask_path = os.path.join(split_dir, 'mask_dict.json')
+        self.has_masks = os.path.isfile(mask_path)
+        if not self.has_masks:
+            if not self.test_mode:
+                raise DataFormatError('mask_dict.json not found: training needs masks (splits '
+                                      'without masks, e.g. MeViS valid, need test_mode=True)',
+                                      file=mask_path)
+            print_log(f'[mevis/{self.split}] no mask_dict.json: samples carry no gt_masks',
+                      logger='current', level=logging.INFO)
+        videos = load_meta_expressions(os.path.join(split_dir, 'meta_expressions.json'),
+                                       require_ids=self.has_masks)
+        self.mask_file = mask_path
+        self._mask_dict = load_mask_dict(mask_path) if self.has_masks else {}
+        self._anno_rows: dict[str, int] = {}
+        return videos
+
+    def load_data_list(self) -> list[dict]:
+        try:
+            return super().load_data_list()
+        finally:  # the parsed JSON is no longer needed: the store holds the RLEs
+            self._mask_dict, self._anno_rows = {}, {}
+
+    def frame_dir(self, video: VideoMeta) -> str:
+        return os.path.join(self.split_dir, 'JPEGImages', video.video_id)
+
+    def mask_fields(self, video: VideoMeta, exp: ExpressionMeta) -> dict[str, Any]:
+        if not self.has_masks:
+            return dict(mask_source='none')
+        check_expression_annotations(video, self._mask_dict, source=self.mask_file,
+                                     expression=exp.exp_id)
+        rows = []
+        for anno_id in exp.anno_ids:
+            if anno_id not in self._anno_rows:
+                self._anno_rows[anno_id] = self.mask_store.add_track(self._mask_dict[anno_id])
+            rows.append(self._anno_rows[anno_id])
+        return dict(mask_source='rle', mask_rows=rows, anno_ids=list(exp.anno_ids),
+                    mask_file=self.mask_file)

@@ -1,0 +1,229 @@
+"""Write a synthetic MeViS-M dataset in the public MeViS layout (plus moment files).
+
+Output (``out_dir``)::
+
+    train/JPEGImages/<video>/<frame>.jpg, train/meta_expressions.json, train/mask_dict.json
+    valid_u/...                          (same as train)
+    valid/JPEGImages/..., valid/meta_expressions.json   (expression text only; no masks)
+    valid_gt/meta_expressions.json, valid_gt/mask_dict.json, valid_gt/moments.json
+                                         (valid's ground truth, for a local "server-like" score)
+    moments/train.json, moments/valid_u.json   (object-level moments)
+    moments/valid.json                          (video-level moments, as MeViS-M valid)
+    info.json                                   (generator settings and statistics)
+
+The whole tree is built in a temporary sibling directory and renamed into place at the end, so
+an interrupted run leaves nothing half-written.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+from pycocotools import mask as mask_utils
+from tqdm import tqdm
+
+from tgl_mm.utils.fileio import atomic_dump_json, atomic_write_bytes
+
+from ..moments import ExpressionMoments, mask_to_spans, moments_to_json, spans_to_mask
+from .scene import EXITS, Scene, make_scene, render
+
+GENERATOR_VERSION = 1
+SPLIT_CODES = {'train': 0, 'valid_u': 1, 'valid': 2}
+
+
+def _rle(mask: np.ndarray) -> dict | None:
+    if not mask.any():
+        return None
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {'size': [int(x) for x in rle['size']], 'counts': rle['counts'].decode('ascii')}
+
+
+def _scene_for(seed: int, split: str, index: int, width: int, height: int,
+               min_frames: int, max_frames: int) -> tuple[Scene, np.random.Generator]:
+    """Deterministic per (seed, split, index): adding videos never changes earlier ones."""
+    for attempt in range(100):
+        rng = np.random.default_rng([seed, SPLIT_CODES[split], index, attempt])
+        t = int(rng.integers(min_frames, max_frames + 1))
+        scene = make_scene(rng, width, height, t)
+        if scene.expressions:
+            return scene, rng
+    raise RuntimeError(f'could not make a scene with expressions for {split} video {index}')
+
+
+def _write_split(root: Path, split: str, n_videos: int, seed: int, width: int, height: int,
+                 min_frames: int, max_frames: int, quality: int, progress: bool) -> dict:
+    meta, mask_dict = {}, {}
+    moments: dict[str, dict[str, ExpressionMoments]] = {}
+    num_frames: dict[str, int] = {}
+    stats = dict(videos=0, frames=[], expressions=0, objects_per_expression=[], coverage=[],
+                 objects_leaving=0, objects_differing_moments=0)
+    anno_counter = 0
+    img_root = root / split / 'JPEGImages'
+    for idx in tqdm(range(n_videos), desc=f'synthetic {split}', disable=not progress,
+                    leave=False):
+        scene, rng = _scene_for(seed, split, idx, width, height, min_frames, max_frames)
+        frames, masks = render(scene, rng)
+        vid = f'{split}_{idx:04d}'
+        names = [f'{k:05d}' for k in range(scene.num_frames)]
+        for name, frame in zip(names, frames):
+            ok, buf = cv2.imencode('.jpg', cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+                                   [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if not ok:
+                raise RuntimeError(f'JPEG encoding failed for {vid}/{name}')
+            atomic_write_bytes(img_root / vid / f'{name}.jpg', buf.tobytes())
+        anno_of = {}
+        for obj in scene.objects:
+            anno_of[obj.obj_id] = str(anno_counter)
+            mask_dict[str(anno_counter)] = [_rle(m) for m in masks[obj.obj_id]]
+            anno_counter += 1
+            stats['objects_leaving'] += any(s.action in EXITS for s in obj.segments)
+        exps, exp_moments = {}, {}
+        for e_idx, exp in enumerate(scene.expressions):
+            exps[str(e_idx)] = {'exp': exp.text, 'obj_id': list(exp.obj_ids),
+                                'anno_id': [anno_of[o] for o in exp.obj_ids]}
+            exp_moments[str(e_idx)] = ExpressionMoments(objects={
+                o: tuple(tuple(s) for s in exp.moments[o]) for o in exp.obj_ids})
+            union = np.zeros(scene.num_frames, dtype=bool)
+            for o in exp.obj_ids:
+                union |= spans_to_mask(exp.moments[o], scene.num_frames)
+            stats['coverage'].append(float(union.mean()))
+            stats['objects_per_expression'].append(len(exp.obj_ids))
+            if len({tuple(map(tuple, exp.moments[o])) for o in exp.obj_ids}) > 1:
+                stats['objects_differing_moments'] += 1
+        meta[vid] = {'frames': names, 'expressions': exps}
+        moments[vid] = exp_moments
+        num_frames[vid] = scene.num_frames
+        stats['videos'] += 1
+        stats['frames'].append(scene.num_frames)
+        stats['expressions'] += len(exps)
+    return dict(meta=meta, mask_dict=mask_dict, moments=moments, num_frames=num_frames,
+                stats=stats)
+
+
+def _summary(stats: dict) -> dict:
+    cov = np.asarray(stats['coverage'])
+    ope = np.asarray(stats['objects_per_expression'])
+    return {
+        'videos': stats['videos'],
+        'frames_total': int(sum(stats['frames'])),
+        'frames_per_video': [int(min(stats['frames'])), int(max(stats['frames']))],
+        'expressions': stats['expressions'],
+        'objects_per_expression_mean': round(float(ope.mean()), 3),
+        'objects_per_expression_hist': {str(k): int((ope == k).sum()) for k in
+                                        sorted(set(ope.tolist()))},
+        'multi_object_expressions': int((ope > 1).sum()),
+        'multi_object_expressions_with_different_moments': stats['objects_differing_moments'],
+        'moment_coverage_mean': round(float(cov.mean()), 3),
+        'moment_coverage_20_50pct': int(((cov >= 0.2) & (cov <= 0.5)).sum()),
+        'moment_coverage_full': int((cov >= 1.0).sum()),
+        'objects_leaving_frame': stats['objects_leaving'],
+    }
+
+
+def make_synthetic_mevis_m(out_dir: str | os.PathLike, *, seed: int = 0, num_videos: int = 60,
+                           num_valid_u: int = 10, num_valid: int = 10, size: int = 160,
+                           aspect: float = 4 / 3, min_frames: int = 20, max_frames: int = 28,
+                           jpeg_quality: int = 92, overwrite: bool = False,
+                           progress: bool = True,
+                           log: Callable[[str], None] | None = print) -> dict:
+    """Generate the synthetic MeViS-M dataset into ``out_dir``; return its statistics.
+
+    Args:
+        out_dir: output directory (must not exist unless ``overwrite``).
+        seed: base seed; each video is seeded by (seed, split, index).
+        num_videos, num_valid_u, num_valid: videos in train / valid_u / valid.
+        size: longer side of the frames in pixels; the shorter is ``size / aspect``.
+        aspect: width / height (frames are landscape and non-square).
+        min_frames, max_frames: frames per video (inclusive range).
+        jpeg_quality: JPEG quality of the frames.
+        overwrite: replace an existing ``out_dir``.
+        progress: tqdm progress bars.
+        log: where to print the statistics (``None``: silent).
+    """
+    out_dir = Path(out_dir)
+    if size < 32:
+        raise ValueError(f'size must be >= 32 px, got {size}')
+    if not 4 <= min_frames <= max_frames:
+        raise ValueError(f'need 4 <= min_frames <= max_frames, got {min_frames}, {max_frames}')
+    if min(num_videos, num_valid_u, num_valid) < 1:
+        raise ValueError('every split needs at least one video')
+    if out_dir.exists() and not overwrite:
+        raise FileExistsError(f'{out_dir} exists (pass overwrite=True / --overwrite)')
+    width, height = size, max(16, round(size / aspect))
+    t0 = time.time()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f'.{out_dir.name}.tmp-', dir=out_dir.parent))
+    try:
+        summary = {}
+        for split, n in (('train', num_videos), ('valid_u', num_valid_u), ('valid', num_valid)):
+            res = _write_split(stage, split, n, seed, width, height, min_frames, max_frames,
+                               jpeg_quality, progress)
+            meta = {'videos': res['meta']}
+            obj_moments = moments_to_json(res['moments'], res['num_frames'], split)
+            if split == 'valid':
+                public = {'videos': {v: {'frames': m['frames'],
+                                         'expressions': {e: {'exp': x['exp']}
+                                                         for e, x in m['expressions'].items()}}
+                                     for v, m in res['meta'].items()}}
+                atomic_dump_json(public, stage / split / 'meta_expressions.json')
+                atomic_dump_json(meta, stage / 'valid_gt' / 'meta_expressions.json')
+                atomic_dump_json(res['mask_dict'], stage / 'valid_gt' / 'mask_dict.json')
+                atomic_dump_json(obj_moments, stage / 'valid_gt' / 'moments.json', indent=1)
+                video_level = {
+                    v: {e: ExpressionMoments(video=tuple(tuple(s) for s in mask_to_spans(
+                        np.any([spans_to_mask(sp, res['num_frames'][v])
+                                for sp in m.objects.values()], axis=0))))
+                        for e, m in exps.items()}
+                    for v, exps in res['moments'].items()}
+                atomic_dump_json(moments_to_json(video_level, res['num_frames'], split),
+                                 stage / 'moments' / 'valid.json', indent=1)
+            else:
+                atomic_dump_json(meta, stage / split / 'meta_expressions.json')
+                atomic_dump_json(res['mask_dict'], stage / split / 'mask_dict.json')
+                atomic_dump_json(obj_moments, stage / 'moments' / f'{split}.json', indent=1)
+            summary[split] = _summary(res['stats'])
+        info = dict(generator='tgl_mm.datasets.synthetic', version=GENERATOR_VERSION,
+                    settings=dict(seed=seed, num_videos=num_videos, num_valid_u=num_valid_u,
+                                  num_valid=num_valid, width=width, height=height,
+                                  min_frames=min_frames, max_frames=max_frames,
+                                  jpeg_quality=jpeg_quality),
+                    statistics=summary)
+        atomic_dump_json(info, stage / 'info.json', indent=1)
+        if out_dir.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f'.{out_dir.name}.old-', dir=out_dir.parent))
+            os.replace(out_dir, trash / 'old')
+            os.replace(stage, out_dir)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(stage, out_dir)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    info['seconds'] = round(time.time() - t0, 2)
+    if log is not None:
+        log(format_statistics(info, out_dir))
+    return info
+
+
+def format_statistics(info: dict, out_dir: str | os.PathLike) -> str:
+    """Human-readable statistics table of a generated dataset."""
+    s = info['settings']
+    lines = [f'synthetic MeViS-M written to {out_dir} '
+             f'({s["width"]}x{s["height"]} px, seed {s["seed"]}'
+             + (f', {info["seconds"]} s)' if 'seconds' in info else ')')]
+    header = (f'{"split":8s} {"videos":>6s} {"frames":>7s} {"exps":>5s} {"obj/exp":>7s} '
+              f'{"multi":>5s} {"cov":>5s} {"cov20-50%":>9s} {"cov100%":>7s} {"leaving":>7s}')
+    lines.append(header)
+    for split, st in info['statistics'].items():
+        lines.append(
+            f'{split:8s} {st["videos"]:6d} {st["frames_total"]:7d} {st["expressions"]:5d} '
+            f'{st["objects_per_expression_mean"]:7.2f} {st["multi_object_expressions"]:5d} '
+            f'{st["moment_coverage_mean"]:5.2f} {st["moment_coverage_20_50pct"]:9d} '
+            f'{st["moment_coverage_full"]:7d} {st["objects_leaving_frame"]:7d}')
+    return '\n'.join(lines)
