@@ -1,0 +1,126 @@
+"""Lockstep encoding: the frozen image and text encoders run side by side with the adapters.
+
+Per Hiera stage ``i``: run the stage on every frame, run the text layers up to
+``text_layer_ends[i]``, then, if an adapter acts after stage ``i``, adapt the frames flagged
+``adapt`` (M+, path F_Adp) together with the text. Frames not flagged (M-) follow the raw path
+F_SAM: their stages never see the adapter, so their features equal ``SAM2ImageEncoder(images)``.
+Both paths share the stages up to and including the first adapted one (computed once); the text
+stream only attends to the adapted frames of its own video.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class LockstepOutput:
+    """What :func:`lockstep_encode` returns for B expressions of T frames each (N = B * T).
+
+    Attributes:
+        image_feats: the image-encoder output dict for all N frames (video-major: frame ``t`` of
+            video ``b`` is row ``b * T + t``), as ``SAM2ImageEncoder.neck`` returns it: row ``n``
+            is F_Adp if ``adapt`` is set for that frame, else F_SAM.
+            ``vision_features`` (N, C, S/16, S/16); ``vision_pos_enc`` and ``backbone_fpn``:
+            lists of (N, C, S/4 ...), (N, C, S/8 ...), (N, C, S/16 ...).
+        text_feats: E_Adp (B, L, D), the text after the last adapter (the plain text encoding
+            for a video with no adapted frame).
+        frame_embeds: (B, T, C) per-frame pooled feature (spatial mean of ``vision_features``),
+            e.g. the TAM input.
+        adapt: bool (B, T), the path flags used.
+    """
+
+    image_feats: dict
+    text_feats: Tensor
+    frame_embeds: Tensor
+    adapt: Tensor
+
+    def frame(self, n: int) -> dict:
+        """The image-encoder output dict of frame ``n`` alone (batch dimension 1)."""
+        return _select(self.image_feats, slice(n, n + 1))
+
+    def frames_at(self, t: int) -> dict:
+        """The image-encoder output dict of time step ``t`` of every video (batch B)."""
+        batch, steps = self.adapt.shape
+        rows = torch.arange(batch, device=self.adapt.device) * steps + t
+        return _select(self.image_feats, rows)
+
+
+def _select(feats: dict, rows) -> dict:
+    return {k: [x[rows] for x in v] if isinstance(v, list) else v[rows] for k, v in feats.items()}
+
+
+def lockstep_encode(image_encoder, text_encoder, adapter, images: Tensor, input_ids: Tensor,
+                    attention_mask: Tensor, adapt: Tensor) -> LockstepOutput:
+    """Run ``SAM2ImageEncoder`` and ``HFTextEncoder`` in lockstep with the adapters.
+
+    Args:
+        image_encoder: a ``SAM2ImageEncoder`` (``patch_embed``, ``forward_stage``, ``neck``,
+            ``num_stages``, ``stage_channels``).
+        text_encoder: an ``HFTextEncoder`` (``embed``, ``forward_layer``, ``num_layers``,
+            ``hidden_size``).
+        adapter: a ``CrossModalAdapter`` (schedule and adapter layers).
+        images: (B * T, 3, S, S) normalised frames, grouped by video (video-major).
+        input_ids: long (B, L) tokens of the B expressions.
+        attention_mask: (B, L) 0/1 mask of real tokens.
+        adapt: bool (B, T) or (B * T,): frames that take the adapter path F_Adp (M+).
+
+    Returns:
+        :class:`LockstepOutput`.
+    """
+    ends = adapter.check_encoders(image_encoder, text_encoder)
+    batch = input_ids.shape[0]
+    num = images.shape[0]
+    if batch == 0 or num % batch:
+        raise ValueError(f'lockstep_encode: {num} frames cannot be split into {batch} videos')
+    steps = num // batch
+    adapt = adapt.to(device=images.device, dtype=torch.bool).reshape(-1)
+    if adapt.numel() != num:
+        raise ValueError(f'lockstep_encode: adapt has {adapt.numel()} flags for {num} frames')
+    rows_adp = torch.nonzero(adapt).squeeze(1)
+    rows_raw = torch.nonzero(~adapt).squeeze(1)
+    video_of_adp = rows_adp // steps
+    text_pad = attention_mask == 0
+    first = adapter.adapter_stages[0] if adapter.adapter_stages else image_encoder.num_stages
+
+    has_adp, has_raw = len(rows_adp) > 0, len(rows_raw) > 0
+    order = torch.argsort(torch.cat([rows_adp, rows_raw]))
+
+    def merge(x_adp: Tensor | None, x_raw: Tensor | None) -> Tensor:
+        """Both paths back in frame order."""
+        if x_adp is None or x_raw is None:
+            return x_raw if x_adp is None else x_adp
+        return torch.cat([x_adp, x_raw])[order]
+
+    x = image_encoder.patch_embed(images)
+    text = text_encoder.embed(input_ids)
+    done = 0
+    stage_outputs: list[Tensor] = []          # (N, C_i, H_i, W_i) for the neck
+    x_adp = x_raw = None
+    for stage in range(image_encoder.num_stages):
+        if stage <= first:                    # shared by both paths
+            x = image_encoder.forward_stage(x, stage)
+            if stage == first:
+                x_adp = x[rows_adp] if has_adp else None
+                x_raw = x[rows_raw] if has_raw else None
+        else:
+            x_adp = image_encoder.forward_stage(x_adp, stage) if has_adp else None
+            x_raw = image_encoder.forward_stage(x_raw, stage) if has_raw else None
+        for i in range(done, ends[stage]):
+            text = text_encoder.forward_layer(text, attention_mask, i)
+        done = ends[stage]
+        layer = adapter.layer_for_stage(stage)
+        if layer is not None and has_adp:
+            x_adp, text = layer(x_adp, text, video_of_adp, text_pad)
+        out = x if stage < first else merge(x_adp, x_raw)
+        stage_outputs.append(out.permute(0, 3, 1, 2))
+
+    feats = image_encoder.neck(stage_outputs)
+    pooled = feats['vision_features'].mean(dim=(2, 3)).reshape(batch, steps, -1)
+    return LockstepOutput(image_feats=feats, text_feats=text, frame_embeds=pooled,
+                          adapt=adapt.reshape(batch, steps))
+
+
+__all__ = ['lockstep_encode', 'LockstepOutput']
