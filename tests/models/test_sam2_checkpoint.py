@@ -6,9 +6,11 @@ import logging
 import pytest
 import torch
 from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
 
 from tgl_mm.models.backbones.sam2_image_encoder import SAM2ImageEncoder
-from tgl_mm.models.utils.sam2_checkpoint import load_sam2_state_dict
+from tgl_mm.models.heads.mdp_head import MDPHead
+from tgl_mm.models.utils.sam2_checkpoint import HEAD_KEYS, HEAD_PREFIXES, load_sam2_state_dict
 
 
 class _Records(logging.Handler):
@@ -95,3 +97,54 @@ def test_clear_errors(tmp_path, tiny_settings, make_tiny_sam2):
     with pytest.raises(ValueError, match=r'wrong_arch\.pt.*does not fit the image encoder'):
         SAM2ImageEncoder(arch='tiny', arch_overrides=dict(trunk=dict(embed_dim=32)),
                          checkpoint=str(wrong))
+
+
+def test_head_loads_every_sam2_part(tiny_ckpt, tiny_settings):
+    sam, path = tiny_ckpt
+    head = MDPHead(arch=tiny_settings, checkpoint=str(path))
+    ref = {k: v for k, v in sam.state_dict().items() if not k.startswith('image_encoder.')}
+    ours = {k[len('sam2.'):]: v for k, v in head.state_dict().items()}
+    assert set(ours) == set(ref)
+    for key, value in ref.items():
+        assert torch.equal(ours[key], value), key
+    # every part named by the official layout is among them
+    for part in HEAD_PREFIXES:
+        assert any(k.startswith(part) for k in ours), part
+    for key in HEAD_KEYS:
+        assert key in ours, key
+
+
+def test_head_and_encoder_weights_survive_model_init_weights(tiny_ckpt, tiny_settings):
+    """A parent model with a generic initialiser (as a config could give) must not overwrite
+    the SAM2 weights: our init_weights re-applies the checkpoint after it."""
+    sam, path = tiny_ckpt
+
+    class Model(BaseModule):
+        def __init__(self):
+            super().__init__(init_cfg=[dict(type='Constant', val=0.3, layer=['Conv2d', 'Linear']),
+                                       dict(type='Normal', std=1.0, layer='LayerNorm')])
+            self.backbone = SAM2ImageEncoder(arch=tiny_settings, checkpoint=str(path))
+            self.head = MDPHead(arch=tiny_settings, checkpoint=str(path))
+
+    model = Model()
+    model.init_weights()
+    for key, value in sam.state_dict().items():
+        if key.startswith('image_encoder.'):
+            ours = model.backbone.encoder.state_dict()[key[len('image_encoder.'):]]
+        else:
+            ours = model.head.sam2.state_dict()[key]
+        assert torch.equal(ours, value), key
+
+
+def test_head_missing_key_is_logged(tmp_path, make_tiny_sam2, tiny_settings, log_records):
+    sd = make_tiny_sam2(seed=4).state_dict()
+    del sd['maskmem_tpos_enc']
+    path = tmp_path / 'no_tpos.pt'
+    torch.save({'model': sd}, path)
+    head = MDPHead(arch=tiny_settings)
+    before = head.sam2.maskmem_tpos_enc.detach().clone()
+    missing, unexpected = head.load_checkpoint(str(path))
+    assert missing == ['sam2.maskmem_tpos_enc'] and unexpected == []
+    assert torch.equal(head.sam2.maskmem_tpos_enc, before)
+    assert any(level == logging.WARNING and 'sam2.maskmem_tpos_enc' in msg and str(path) in msg
+               for level, msg in log_records.messages)
