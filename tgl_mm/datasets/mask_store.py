@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from .mevis_io import DataFormatError, rle_size
+from .mevis_io import DataFormatError, decode_counts, rle_size
 
 
 class RLEStore:
@@ -99,7 +99,7 @@ class RLEStore:
             raise DataFormatError(f'RLE size {list(rle_hw)} differs from the frame size '
                                   f'{[h, w]}', field='size', **ctx)
         try:
-            m = mask_utils.decode({'size': [h, w], 'counts': self.counts(row)})
+            m = decode_counts((h, w), self.counts(row))
         except Exception as e:
             raise DataFormatError(f'cannot decode RLE counts: {e}', field='counts', **ctx) from e
         return m.astype(bool)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from pycocotools import mask as mask_utils
 __all__ = [
     'DataFormatError', 'ExpressionMeta', 'VideoMeta', 'load_json', 'normalize_expression',
     'load_meta_expressions', 'parse_meta_expressions', 'load_mask_dict', 'parse_mask_dict',
-    'rle_size', 'decode_rle', 'check_expression_annotations', 'video_frame_size',
+    'rle_size', 'decode_counts', 'decode_rle', 'check_expression_annotations', 'video_frame_size',
     'expression_target', 'frame_path',
 ]
 
@@ -256,6 +257,17 @@ def load_mask_dict(path: str | os.PathLike) -> dict[str, list[dict | None]]:
     return parse_mask_dict(raw, source=str(path))
 
 
+def decode_counts(size: Sequence[int], counts: bytes) -> np.ndarray:
+    """pycocotools decode of compressed ``counts`` to uint8 ``(H, W)`` (Fortran order).
+
+    pycocotools 2.0.x under numpy 2 emits a DeprecationWarning on every decode (its RLE
+    ``__array__`` lacks ``copy``); it is harmless and would flood logs, so it is silenced here.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)
+        return mask_utils.decode({'size': [int(size[0]), int(size[1])], 'counts': counts})
+
+
 def rle_size(rle: dict) -> tuple[int, int]:
     """``(H, W)`` of a COCO RLE."""
     return int(rle['size'][0]), int(rle['size'][1])
@@ -282,8 +294,7 @@ def decode_rle(rle: dict, *, expected_size: Sequence[int] | None = None,
                               f'{list(expected_size)}', field='size', **ctx)
     counts = rle['counts']
     try:
-        m = mask_utils.decode({'size': list(size),
-                               'counts': counts.encode() if isinstance(counts, str) else counts})
+        m = decode_counts(size, counts.encode() if isinstance(counts, str) else counts)
     except Exception as e:  # pycocotools raises assorted errors on corrupt counts
         raise DataFormatError(f'cannot decode RLE counts: {e}', field='counts', **ctx) from e
     if m.shape[:2] != size:

@@ -86,12 +86,7 @@ def _parse_spans(raw: Any, ctx: dict, field_name: str) -> tuple[Span, ...]:
                 or not all(isinstance(x, int) and not isinstance(x, bool) for x in span)):
             raise DataFormatError(f'a span must be [start, end] with int frame indices, got '
                                   f'{span!r}', field=field_name, **ctx)
-        start, end = span
-        if start > end:
-            raise DataFormatError(f'reversed span {span} (start > end)', field=field_name, **ctx)
-        if start < 0:
-            raise DataFormatError(f'span {span} starts before frame 0', field=field_name, **ctx)
-        spans.append((start, end))
+        spans.append((span[0], span[1]))
     return tuple(spans)
 
 
@@ -101,10 +96,13 @@ def parse_moments(raw: Any, *, source: str = '<moments>') -> MomentFile:
     This is the one function to change (or to dispatch from) when an official MeViS-M moment
     release appears: return the same :class:`MomentFile` structure from its format.
 
+    Only the structure is checked here (types, duplicate ids, one of ``objects``/``video`` per
+    expression); span values are checked per expression by :func:`validate_expression_moments`,
+    so a dataset can skip one bad expression without rejecting the file.
+
     Raises:
-        DataFormatError: wrong structure, non-integer or reversed spans, negative frames, duplicate
-            ids (caught while decoding the JSON), an expression with both or neither of
-            ``objects``/``video``.
+        DataFormatError: wrong structure, non-integer spans, duplicate ids (caught while decoding
+            the JSON), an expression with both or neither of ``objects``/``video``.
     """
     if not isinstance(raw, dict) or not isinstance(raw.get('videos'), dict):
         raise DataFormatError('expected {"videos": {video_id: {...}}}', file=source,
@@ -166,8 +164,9 @@ def validate_expression_moments(moments: ExpressionMoments, video: VideoMeta, ex
     """Check one expression's moments against its video and objects.
 
     Raises:
-        DataFormatError: a span past the last frame; a moment for an object the expression does
-            not refer to; a referred object without a moment entry; an empty ``M+``.
+        DataFormatError: a reversed span (start > end), a span before frame 0 or past the last
+            frame; a moment for an object the expression does not refer to; a referred object
+            without a moment entry; an empty ``M+``.
     """
     ctx = dict(file=source, video=video.video_id, expression=exp_id)
     n = len(video.frames)
@@ -187,6 +186,12 @@ def validate_expression_moments(moments: ExpressionMoments, video: VideoMeta, ex
         items = [('video', moments.video or ())]
     for name, spans in items:
         for start, end in spans:
+            if start > end:
+                raise DataFormatError(f'reversed span [{start}, {end}] (start > end)', field=name,
+                                      **ctx)
+            if start < 0:
+                raise DataFormatError(f'span [{start}, {end}] starts before frame 0', field=name,
+                                      **ctx)
             if end >= n:
                 raise DataFormatError(f'span [{start}, {end}] is out of range: the video has '
                                       f'{n} frames (0..{n - 1})', field=name, **ctx)
