@@ -28,7 +28,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 from tqdm import tqdm
 
-from tgl_mm.utils.fileio import atomic_dump_json, atomic_write_bytes
+from tgl_mm.utils.fileio import atomic_dump_json
 
 from ..moments import ExpressionMoments, mask_to_spans, moments_to_json, spans_to_mask
 from .scene import EXITS, Scene, make_scene, render
@@ -76,7 +76,12 @@ def _write_split(root: Path, split: str, n_videos: int, seed: int, width: int, h
                                    [cv2.IMWRITE_JPEG_QUALITY, quality])
             if not ok:
                 raise RuntimeError(f'JPEG encoding failed for {vid}/{name}')
-            atomic_write_bytes(img_root / vid / f'{name}.jpg', buf.tobytes())
+            # a plain write is enough here: the files live in the private staging directory,
+            # which only becomes visible (renamed to out_dir) once complete; one fsync per
+            # frame would make the build I/O-bound on busy machines
+            path = img_root / vid / f'{name}.jpg'
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(buf.tobytes())
         anno_of = {}
         for obj in scene.objects:
             anno_of[obj.obj_id] = str(anno_counter)

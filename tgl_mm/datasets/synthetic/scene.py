@@ -50,6 +50,7 @@ class Expression:
     text: str
     obj_ids: list[int]
     moments: dict[int, list[list[int]]]   # obj_id -> inclusive spans
+    action: str                           # left/right/jump/exit_*/left_stop/right_stop/still
 
 
 @dataclass
@@ -69,7 +70,8 @@ def jump_amplitude(height: int, radius: float) -> float:
 
 def _plan_segments(rng: np.random.Generator, t: int, actions: list[str]) -> list[tuple[int, int]]:
     """Non-overlapping spans for ``actions`` in order, each 20-45 % of the video, separated by
-    still gaps of at least 3 frames."""
+    still gaps of at least 3 frames; none starts at frame 0 (a motion needs a frame before it
+    to be visible)."""
     n = len(actions)
     lo, hi = max(3, round(0.2 * t)), max(4, round(0.45 * t))
     lengths = [int(rng.integers(lo, hi + 1)) for _ in range(n)]
@@ -77,14 +79,20 @@ def _plan_segments(rng: np.random.Generator, t: int, actions: list[str]) -> list
         lengths = [max(3, length - 1) for length in lengths]
         if sum(lengths) + 3 * (n - 1) > t - 2 and all(length == 3 for length in lengths):
             break
-    free = t - sum(lengths) - 3 * (n - 1)
+    free = t - 1 - sum(lengths) - 3 * (n - 1)
     cuts = np.sort(rng.integers(0, max(free, 0) + 1, size=n))
-    spans, cursor = [], 0
+    spans, cursor = [], 1
     for i, length in enumerate(lengths):
         start = cursor + int(cuts[i]) - (int(cuts[i - 1]) if i else 0)
         spans.append((start, min(t - 1, start + length - 1)))
         cursor = spans[-1][1] + 1 + 3
     return spans
+
+
+def _visible(shape: str, cx: float, cy: float, r: float, width: int, height: int) -> bool:
+    """Whether any pixel of the (unoccluded) shape lies inside the frame."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64) + 0.5
+    return bool(shape_mask(shape, cx, cy, r, yy, xx).any())
 
 
 def simulate(rng: np.random.Generator, obj: SceneObject, actions: list[str], t: int,
@@ -123,18 +131,17 @@ def simulate(rng: np.random.Generator, obj: SceneObject, actions: list[str], t: 
             direction = -1 if action == 'exit_left' else 1
             dist = (x + r + 1) if direction < 0 else (width - x + r + 1)
             v = max(1.5 * speed, dist / max(1, t - s))
-            k = s
+            k, last_visible = s, s
             while k < t:
                 x += direction * v
                 xs[k] = x
-                if (direction < 0 and x + r < 0) or (direction > 0 and x - r >= width):
+                if not _visible(obj.shape, x, ys[k], r, width, height):
                     break
+                last_visible = k
                 k += 1
-            e = min(k, t - 1)
-            xs[e:] = x
-            # last frame with a visible pixel ends the moment
-            e_vis = e if (x + r >= 0 and x - r < width) else e - 1
-            obj.segments.append(Segment(action, s, max(s, e_vis)))
+            xs[min(k, t - 1):] = x
+            # the moment ends with the last frame in which the object can be seen
+            obj.segments.append(Segment(action, s, last_visible))
             cursor = t
             break
         if action == 'jump':
@@ -246,7 +253,7 @@ def make_expressions(scene: Scene, groups: list[list[SceneObject]], rng: np.rand
             noun = _plural(shape) if len(moments) > 1 else shape
             adjective = f'{color} ' if (gi > 0 or rng.random() < 0.3) else ''
             text = f'the {adjective}{noun} {_phrase(key, rng)}'
-            out.append(Expression(text, sorted(moments), moments))
+            out.append(Expression(text, sorted(moments), moments, key))
     return out[:max_per_video]
 
 

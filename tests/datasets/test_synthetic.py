@@ -1,0 +1,146 @@
+"""The synthetic MeViS-M generator: layout, determinism, validity, temporal grounding."""
+from __future__ import annotations
+
+import json
+import runpy
+
+import numpy as np
+import pytest
+
+from tgl_mm.datasets import MeViSDataset
+from tgl_mm.datasets.moments import check_moment_file, spans_to_mask
+from tgl_mm.datasets.synthetic import make_scene, make_synthetic_mevis_m, render
+from tgl_mm.datasets.synthetic.scene import EXITS, MOVES, shape_mask
+
+SMALL = dict(num_videos=5, num_valid_u=2, num_valid=2, size=64, min_frames=10, max_frames=12,
+             progress=False, log=None)
+
+
+@pytest.fixture(scope='module')
+def synth(tmp_path_factory):
+    out = tmp_path_factory.mktemp('syn') / 'synthetic_mevis_m'
+    info = make_synthetic_mevis_m(out, seed=3, **SMALL)
+    return out, info
+
+
+def test_layout_and_statistics(synth):
+    out, info = synth
+    for split in ('train', 'valid_u'):
+        assert (out / split / 'mask_dict.json').is_file()
+        assert (out / 'moments' / f'{split}.json').is_file()
+    assert not (out / 'valid' / 'mask_dict.json').exists()
+    for f in ('meta_expressions.json', 'mask_dict.json', 'moments.json'):
+        assert (out / 'valid_gt' / f).is_file()
+    valid = json.loads((out / 'valid' / 'meta_expressions.json').read_text())['videos']
+    gt = json.loads((out / 'valid_gt' / 'meta_expressions.json').read_text())['videos']
+    assert valid.keys() == gt.keys()
+    for vid, v in valid.items():
+        assert all(set(e) == {'exp'} for e in v['expressions'].values())   # text only
+        assert all('anno_id' in e for e in gt[vid]['expressions'].values())
+    st = info['statistics']['train']
+    assert st['videos'] == 5 and st['expressions'] > 5
+    assert json.loads((out / 'info.json').read_text())['settings']['width'] == 64
+    frame = next((out / 'train' / 'JPEGImages').glob('*/00000.jpg'))
+    import cv2
+    assert cv2.imread(str(frame)).shape == (48, 64, 3)     # non-square: 4:3
+
+
+def test_passes_validator_and_loads(synth, fx):
+    out, _ = synth
+    for split in ('train', 'valid_u', 'valid'):
+        s = check_moment_file(out / 'moments' / f'{split}.json',
+                              out / split / 'meta_expressions.json', require_all=True)
+        assert s['missing'] == 0
+        assert (s['video_level'] > 0) == (split == 'valid')
+    check_moment_file(out / 'valid_gt' / 'moments.json', out / 'valid_gt' /
+                      'meta_expressions.json', require_all=True)
+    train = MeViSDataset(str(out), 'train', fx.TRAIN_PIPELINE, moment_file='moments/train.json')
+    for i in range(len(train)):
+        s = train[i]['data_samples']
+        assert s.gt_mplus.sum() >= 2 and s.gt_masks.shape == (4, 64, 64)
+    test = MeViSDataset(str(out), 'valid_u', fx.TEST_PIPELINE, test_mode=True,
+                        moment_file='moments/valid_u.json')
+    s = test[0]['data_samples']
+    assert s.gt_masks.shape[1:] == (48, 64) and len(s.gt_mplus) == s.metainfo['num_video_frames']
+    valid = MeViSDataset(str(out), 'valid', fx.TEST_PIPELINE, test_mode=True,
+                         moment_file='moments/valid.json')
+    assert 'gt_masks' not in valid[0]['data_samples']
+
+
+def _tree(out):
+    return {p.relative_to(out).as_posix(): p.read_bytes()
+            for p in sorted(out.rglob('*')) if p.is_file() and p.name != 'info.json'}
+
+
+def test_deterministic_for_a_seed(tmp_path, synth):
+    out, _ = synth
+    again = tmp_path / 'again'
+    make_synthetic_mevis_m(again, seed=3, **SMALL)
+    assert _tree(again) == _tree(out)
+    other = tmp_path / 'other'
+    make_synthetic_mevis_m(other, seed=4, **SMALL)
+    assert _tree(other) != _tree(out)
+    # more videos do not change the first ones
+    more = tmp_path / 'more'
+    make_synthetic_mevis_m(more, seed=3, **dict(SMALL, num_videos=6))
+    a = json.loads((out / 'train' / 'meta_expressions.json').read_text())['videos']
+    b = json.loads((more / 'train' / 'meta_expressions.json').read_text())['videos']
+    assert all(a[v] == b[v] for v in a) and len(b) == 6
+
+
+def test_out_dir_protection(tmp_path, synth):
+    out, _ = synth
+    with pytest.raises(FileExistsError):
+        make_synthetic_mevis_m(out, **SMALL)
+    tool = runpy.run_path('tools/data/make_synthetic_mevis_m.py', run_name='tool')
+    assert tool['main'](['--out-dir', str(out), '--no-progress']) == 2
+    assert tool['main'](['--out-dir', str(out), '--skip-existing']) == 0
+    assert tool['main'](['--out-dir', str(tmp_path / 'x'), '--min-frames', '9',
+                         '--max-frames', '3', '--no-progress']) == 2
+    assert not (tmp_path / 'x').exists()                  # nothing half-written
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith('.x.tmp')]
+
+
+def test_temporal_grounding_matters():
+    """Moments are exactly when an object does what its expression says; look-alikes share
+    shape and colour; some expressions hold for 20-50 % of the video; objects may leave."""
+    n_partial = n_multi_diff = n_leave = n_lookalike_exps = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        scene = make_scene(rng, 96, 72, 24)
+        _, masks = render(scene, rng)
+        yy, xx = np.mgrid[0:72, 0:96].astype(np.float64) + 0.5
+        objs = {o.obj_id: o for o in scene.objects}
+        for exp in scene.expressions:
+            union = np.zeros(scene.num_frames, bool)
+            for oid in exp.obj_ids:
+                o = objs[oid]
+                inside = spans_to_mask(exp.moments[oid], scene.num_frames)
+                union |= inside
+                dx = np.diff(o.xs, prepend=o.xs[0])
+                dy = o.ys - o.ys.max()
+                if exp.action in MOVES:
+                    sign = -1 if exp.action == 'left' else 1
+                    assert (sign * dx[inside] > 0).all()
+                    visible = masks[oid].any(axis=(1, 2))
+                    # never outside the moment (while it can be seen)
+                    assert not (sign * dx[~inside & visible] > 0).any()
+                elif exp.action == 'jump':
+                    jumping = dy < -0.5
+                    assert not jumping[~inside].any() and jumping[inside].any()
+                elif exp.action in EXITS:
+                    own = np.array([shape_mask(o.shape, o.xs[k], o.ys[k], o.radius, yy, xx).any()
+                                    for k in range(scene.num_frames)])
+                    end = max(e for _, e in exp.moments[oid])
+                    assert own[inside].all() and not own[end + 1:].any()   # gone after it
+                assert masks[oid][inside].any(axis=(1, 2)).any()    # visible in its moment
+            cov = union.mean()
+            n_partial += 0.2 <= cov <= 0.5
+            if len({str(exp.moments[o]) for o in exp.obj_ids}) > 1:
+                n_multi_diff += 1
+            group = [o for o in scene.objects if o.shape == objs[exp.obj_ids[0]].shape]
+            if len(group) > 1 and len(exp.obj_ids) < len(group):
+                n_lookalike_exps += 1
+                assert len({(o.shape, o.color) for o in group}) == 1
+        n_leave += sum(any(s.action in EXITS for s in o.segments) for o in scene.objects)
+    assert n_partial > 40 and n_multi_diff > 3 and n_leave > 5 and n_lookalike_exps > 40
