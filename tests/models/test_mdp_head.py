@@ -140,7 +140,8 @@ def test_dual_path_prompt_and_memory_writes(mfe, memory_from, parts, feats, tiny
     assert order == [1, 2, 4, 0, 3, 5]  # M+ first, then M- (after their nearest memories)
     with_prompt = [t for t, n in zip(order, spy.prompt_tokens) if n == 3]
     assert sorted(with_prompt) == ([1, 2, 4] if mfe else list(range(6)))
-    assert spy.memory_writes == (3 if memory_from == 'mplus' else 6)
+    # M+ frames are encoded into memory (every frame for 'all', but the last one: nobody reads it)
+    assert spy.memory_writes == (3 if memory_from == 'mplus' else 5)
     assert head.adapted_frames(MPLUS).tolist() == (MPLUS.tolist() if mfe else [True] * 6)
 
 

@@ -347,7 +347,7 @@ class MDPHead(BaseModule):
             out, mem_masks, obj_ptr = self._decode(pix, high_res, prompt, multimask)
             score = out['object_score_logits']
             from_user = False
-        if step.write:
+        if step.write and step.frame not in step.release:  # skip memories nobody reads
             mem, mem_pos = sam._encode_new_memory(
                 current_vision_feats=vision_feats, feat_sizes=sizes,
                 pred_masks_high_res=mem_masks, object_score_logits=score,
