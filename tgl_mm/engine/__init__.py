@@ -1,0 +1,26 @@
+"""Runtime: hooks, optimizer wrappers, distributed strategies and the tools' library side."""
+from .hooks import AtomicCheckpointHook
+from .optimizers import AutocastOptimWrapper
+from .runner_utils import (
+                           apply_test_args,
+                           apply_train_args,
+                           build_runner,
+                           default_work_dir,
+                           enable_amp,
+                           enable_visualization,
+                           launch_session,
+                           load_config,
+                           set_launcher,
+                           set_prediction_dir,
+                           set_resume,
+                           set_work_dir,
+                           use_cpu_ddp,
+)
+from .strategies import TGLFSDPStrategy, module_class_wrap_policy
+
+__all__ = [
+    'AtomicCheckpointHook', 'AutocastOptimWrapper', 'apply_test_args', 'apply_train_args',
+    'build_runner', 'default_work_dir', 'enable_amp', 'enable_visualization', 'launch_session',
+    'load_config', 'set_launcher', 'set_prediction_dir', 'set_resume', 'set_work_dir',
+    'use_cpu_ddp', 'TGLFSDPStrategy', 'module_class_wrap_policy',
+]

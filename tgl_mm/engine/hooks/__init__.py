@@ -1,0 +1,3 @@
+from .checkpoint_hook import AtomicCheckpointHook
+
+__all__ = ['AtomicCheckpointHook']

@@ -1,0 +1,208 @@
+"""Library side of ``tools/train.py`` and ``tools/test.py``.
+
+Each command-line flag is one small function that edits a :class:`mmengine.Config`; the tools
+parse arguments, call these, and run. Adding a flag that changes the config is one argparse line
+plus one call (see ``apply_test_args``).
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import os.path as osp
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
+from mmengine.registry import RUNNERS, init_default_scope
+from mmengine.runner import Runner
+
+from tgl_mm.utils.dist import destroy_process_group, init_cpu_process_group, is_cpu_only
+
+__all__ = [
+    'apply_test_args', 'apply_train_args', 'build_runner', 'default_work_dir', 'enable_amp',
+    'enable_visualization', 'launch_session', 'load_config', 'set_launcher', 'set_prediction_dir',
+    'set_resume', 'set_work_dir', 'use_cpu_ddp',
+]
+
+RVOS_METRIC = 'RVOSMetric'
+RVOS_VIS_HOOK = 'RVOSVisualizationHook'
+
+
+def load_config(path: str | Path, cfg_options: dict | None = None) -> Config:
+    """Read a config file and merge ``--cfg-options`` into it."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    cfg = Config.fromfile(str(path))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def default_work_dir(config_path: str | Path) -> str:
+    """``work_dirs/<config stem>`` (relative to the current directory), as in OpenMMLab."""
+    return osp.join('work_dirs', osp.splitext(osp.basename(str(config_path)))[0])
+
+
+def set_work_dir(cfg: Config, work_dir: str | None = None) -> None:
+    """Priority: ``work_dir`` argument > ``work_dir`` in the config > ``work_dirs/<stem>``."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = default_work_dir(cfg.filename)
+
+
+def set_launcher(cfg: Config, launcher: str) -> None:
+    cfg.launcher = launcher
+
+
+def set_resume(cfg: Config, resume: str | None) -> None:
+    """``--resume``: ``None`` leaves the config alone; ``'auto'`` resumes from
+    ``work_dir/last_checkpoint``; a path resumes from that checkpoint."""
+    if resume is None:
+        return
+    cfg.resume = True
+    if resume != 'auto':
+        cfg.load_from = resume
+
+
+def enable_amp(cfg: Config) -> None:
+    """``--amp``: mixed precision for a plain ``OptimWrapper``.
+
+    With CUDA: mmengine's ``AmpOptimWrapper`` (float16, dynamic loss scaling). Without CUDA:
+    :class:`~tgl_mm.engine.AutocastOptimWrapper` (bfloat16 CPU autocast, no loss scaling), because
+    mmengine's AMP wrapper refuses CPUs.
+    """
+    optim = cfg.get('optim_wrapper')
+    if optim is None:
+        raise ValueError(f'--amp: {cfg.filename} has no optim_wrapper')
+    kind = optim.get('type', 'OptimWrapper')
+    if kind in ('AmpOptimWrapper', 'AutocastOptimWrapper'):
+        print_log(f'--amp: mixed precision is already on ({kind}).', logger='current')
+        return
+    if kind != 'OptimWrapper':
+        raise ValueError(f'--amp expects optim_wrapper.type "OptimWrapper", got "{kind}" in '
+                         f'{cfg.filename}; set mixed precision in that config instead')
+    if is_cpu_only():
+        optim.update(type='AutocastOptimWrapper', dtype='bfloat16')
+    else:
+        optim.update(type='AmpOptimWrapper', loss_scale='dynamic')
+
+
+def _metric_cfgs(evaluator: Any) -> list[dict]:
+    """The metric configs of an evaluator config (a metric, a list of them, or an Evaluator)."""
+    if isinstance(evaluator, (list, tuple)):
+        return [m for m in evaluator if isinstance(m, dict)]
+    if isinstance(evaluator, dict):
+        if 'metrics' in evaluator:
+            return _metric_cfgs(evaluator['metrics'])
+        return [evaluator]
+    return []
+
+
+def _is_rvos_metric(metric_type: Any) -> bool:
+    """True for RVOSMetric and its subclasses (by registry lookup when possible)."""
+    from mmengine.registry import DefaultScope
+
+    from tgl_mm.registry import METRICS
+
+    if isinstance(metric_type, str) and metric_type.split('.')[-1] == RVOS_METRIC:
+        return True
+    with DefaultScope.overwrite_default_scope('tgl_mm'):
+        base = METRICS.get(RVOS_METRIC)
+        cls = METRICS.get(metric_type) if isinstance(metric_type, str) else metric_type
+    return isinstance(cls, type) and isinstance(base, type) and issubclass(cls, base)
+
+
+def set_prediction_dir(cfg: Config, out_dir: str) -> None:
+    """``--out DIR``: every ``RVOSMetric`` of ``test_evaluator`` writes its predictions (MeViS
+    layout ``DIR/<video>/<exp_id>/<frame>.png``) to ``DIR``. Other metrics are left alone."""
+    metrics = [m for m in _metric_cfgs(cfg.get('test_evaluator')) if _is_rvos_metric(m.get('type'))]
+    if not metrics:
+        raise ValueError(f'--out: test_evaluator of {cfg.filename} has no {RVOS_METRIC}; '
+                         'nothing would write predictions')
+    for metric in metrics:
+        metric['output_dir'] = out_dir
+
+
+def enable_visualization(cfg: Config, show_dir: str) -> None:
+    """``--show-dir DIR``: draw test predictions into ``DIR`` with the visualization hook
+    (``default_hooks.visualization``, an ``RVOSVisualizationHook`` unless the config picks a
+    subclass)."""
+    hooks = cfg.setdefault('default_hooks', ConfigDict())
+    hook = hooks.get('visualization') or ConfigDict(type=RVOS_VIS_HOOK)
+    hook.update(draw=True, test_out_dir=show_dir)
+    hooks['visualization'] = hook
+
+
+def use_cpu_ddp(cfg: Config) -> None:
+    """Wrap the model in CPU DDP (``device_ids=None``) when training distributed without CUDA.
+
+    mmengine passes ``device_ids=[LOCAL_RANK]`` by default, which is a CUDA device. A
+    ``model_wrapper_cfg`` in the config is kept; only ``device_ids`` is filled in.
+    """
+    if cfg.get('launcher', 'none') == 'none' or not is_cpu_only():
+        return
+    wrapper = cfg.get('model_wrapper_cfg') or ConfigDict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper.setdefault('device_ids', None)
+    cfg.model_wrapper_cfg = wrapper
+
+
+def apply_train_args(cfg: Config, *, work_dir: str | None = None, resume: str | None = None,
+                     amp: bool = False, launcher: str = 'none') -> Config:
+    """Apply ``tools/train.py``'s flags to ``cfg`` (in place; returned for chaining)."""
+    set_work_dir(cfg, work_dir)
+    set_launcher(cfg, launcher)
+    set_resume(cfg, resume)
+    if amp:
+        enable_amp(cfg)
+    return cfg
+
+
+def apply_test_args(cfg: Config, checkpoint: str, *, work_dir: str | None = None,
+                    out: str | None = None, show_dir: str | None = None,
+                    launcher: str = 'none') -> Config:
+    """Apply ``tools/test.py``'s flags to ``cfg`` (in place; returned for chaining)."""
+    set_work_dir(cfg, work_dir)
+    set_launcher(cfg, launcher)
+    cfg.load_from = checkpoint
+    cfg.resume = False
+    if out is not None:
+        set_prediction_dir(cfg, out)
+    if show_dir is not None:
+        enable_visualization(cfg, show_dir)
+    return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    """Build the config's runner (``runner_type`` if set, else mmengine's ``Runner``).
+
+    The config's ``default_scope`` is made current first, so parts a runner builds before it
+    sets its own scope (``FlexibleRunner``'s strategy) resolve in tgl_mm's registries too.
+    Call inside :func:`launch_session` when ``cfg.launcher`` is not ``'none'``.
+    """
+    use_cpu_ddp(cfg)
+    if cfg.get('default_scope') is not None:
+        init_default_scope(cfg.default_scope)
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+@contextlib.contextmanager
+def launch_session(cfg: Config) -> Iterator[None]:
+    """Start distributed work for ``cfg.launcher`` and tear it down afterwards.
+
+    Without CUDA, a gloo process group is started here (mmengine would call CUDA); with CUDA,
+    mmengine starts nccl when the runner is built. Either way the process group is destroyed on
+    exit, so gloo does not abort at interpreter shutdown.
+    """
+    dist_cfg = copy.deepcopy(cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    init_cpu_process_group(cfg.get('launcher', 'none'), timeout=dist_cfg.get('timeout'))
+    try:
+        yield
+    finally:
+        destroy_process_group()
