@@ -1,0 +1,45 @@
+"""Test a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [options]``.
+
+Distributed: ``bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [options]``.
+"""
+import argparse
+
+from mmengine.config import DictAction
+
+from tgl_mm.engine import apply_test_args, build_runner, launch_session, load_config
+from tgl_mm.utils.dist import LAUNCHERS
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test a tgl_mm checkpoint')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='directory for logs and metrics '
+                        '(default: work_dir in the config, else work_dirs/<config stem>)')
+    parser.add_argument('--out', metavar='DIR',
+                        help='write predicted masks in the MeViS submission layout '
+                        '(DIR/<video>/<exp_id>/<frame>.png) through the RVOSMetric')
+    parser.add_argument('--show-dir', metavar='DIR',
+                        help='draw predictions into DIR (RVOSVisualizationHook)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        help='override config entries, e.g. test_dataloader.batch_size=1')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='job launcher (set by dist_test.sh / slurm_test.sh)')
+    parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    apply_test_args(cfg, args.checkpoint, work_dir=args.work_dir, out=args.out,
+                    show_dir=args.show_dir, launcher=args.launcher)
+    with launch_session(cfg):
+        runner = build_runner(cfg)
+        return runner.test()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,48 @@
+"""Train a model from a config: ``python tools/train.py CONFIG [options]``.
+
+Distributed: ``bash tools/dist_train.sh CONFIG GPUS [options]`` (CPU: gloo, GPU: nccl).
+"""
+import argparse
+
+from mmengine.config import DictAction
+
+from tgl_mm.engine import apply_train_args, build_runner, launch_session, load_config
+from tgl_mm.utils.dist import LAUNCHERS
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a tgl_mm model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='directory for logs and checkpoints '
+                        '(default: work_dir in the config, else work_dirs/<config stem>)')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto', metavar='PATH',
+        help='resume from the checkpoint PATH; without PATH, from the latest checkpoint in the '
+        'work dir (work_dir/last_checkpoint)')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='mixed precision: fp16 AmpOptimWrapper on CUDA, bf16 autocast on CPU')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        help='override config entries, e.g. train_cfg.max_iters=10 '
+        'optim_wrapper.optimizer.lr=1e-4 "model.frames=[0,1]"')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='job launcher (set by dist_train.sh / slurm_train.sh)')
+    # torch.distributed.launch passes --local-rank; torchrun uses LOCAL_RANK (read by tgl_mm)
+    parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    apply_train_args(cfg, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
+                     launcher=args.launcher)
+    with launch_session(cfg):
+        runner = build_runner(cfg)
+        runner.train()
+
+
+if __name__ == '__main__':
+    main()
