@@ -1,6 +1,7 @@
 """Gradient flow through the MDP head on a training clip; the frozen image encoder gets none."""
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -46,9 +47,16 @@ def test_gradients_reach_memory_decoder_and_prompt_not_the_encoder(tiny_image_en
     for name in ('maskmem_tpos_enc', 'no_mem_embed', 'no_obj_embed_spatial'):
         grad = getattr(sam, name).grad
         assert grad is not None and grad.abs().sum() > 0, name
-    # M- frames use SAM2's empty-point prompt, M+ frames the text prompt with no_mask_embed
-    assert sam.sam_prompt_encoder.not_a_point_embed.weight.grad.abs().sum() > 0
-    assert sam.sam_prompt_encoder.no_mask_embed.weight.grad.abs().sum() > 0
+    # every trainable parameter gets a gradient (no DDP find_unused_parameters needed for an
+    # MDP clip); the parts the paper does not train are frozen
+    assert [n for n, p in head.named_parameters() if p.requires_grad and p.grad is None] == []
+    frozen = [n for n, p in head.named_parameters() if not p.requires_grad]
+    assert frozen and all(n.startswith(('sam2.sam_prompt_encoder.', 'sam2.mask_downsample.',
+                                        'sam2.no_mem_pos_enc',
+                                        'sam2.sam_mask_decoder.iou_prediction_head.'))
+                          for n in frozen)
+    with pytest.raises(ValueError, match='no part'):
+        MDPHead(arch=tiny_settings, frozen_parts=('sam_mask_decoder.nothing',))
     assert prompt.grad is not None and prompt.grad.abs().sum() > 0
     assert delta.grad is not None and delta.grad.abs().sum() > 0
     # the frozen image encoder: no parameter requires or receives a gradient

@@ -77,6 +77,13 @@ class MDPHead(BaseModule):
             it would otherwise default to True too, so it is always passed explicitly.
         eval_memory_dtype: dtype of stored memory features in eval mode (``'bfloat16'`` like
             SAM2VideoPredictor: halves the bank; ``None`` keeps float32). Training keeps float32.
+        frozen_parts: dotted names of ``SAM2Base`` parts (sub-modules or parameters) whose
+            parameters do not train. Default: the prompt encoder (the paper trains the mask
+            decoder and memory modules besides the adapter), ``mask_downsample`` (used only with
+            mask inputs), ``no_mem_pos_enc`` (unused with ``directly_add_no_mem_embed``) and the
+            decoder's IoU head (no loss on it in the paper; unfreeze it if you add one): parts
+            that text-prompted training never reaches would otherwise need DDP's
+            ``find_unused_parameters``.
         checkpoint: official SAM2 / SAM2.1 ``.pt``; every non-image-encoder part is loaded from it
             at construction and again at the end of :meth:`init_weights`.
         init_cfg: mmengine init config (applied before the checkpoint).
@@ -85,8 +92,11 @@ class MDPHead(BaseModule):
     def __init__(self, arch: str | Mapping = 'sam2.1_hiera_b+', image_size: int | None = None,
                  arch_overrides: Mapping | None = None, memory_from: str = 'mplus',
                  order: str = 'mplus_first', mfe: bool = True, multimask_output: bool = False,
-                 eval_memory_dtype: str | None = 'bfloat16', checkpoint: str | None = None,
-                 init_cfg: dict | list | None = None) -> None:
+                 eval_memory_dtype: str | None = 'bfloat16',
+                 frozen_parts: Sequence[str] = ('sam_prompt_encoder', 'mask_downsample',
+                                                'no_mem_pos_enc',
+                                                'sam_mask_decoder.iou_prediction_head'),
+                 checkpoint: str | None = None, init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if memory_from not in MEMORY_FROM:
             raise ValueError(f'memory_from must be one of {MEMORY_FROM}, got {memory_from!r}')
@@ -114,6 +124,18 @@ class MDPHead(BaseModule):
         self.multimask_output = multimask_output
         self.eval_memory_dtype = (getattr(torch, eval_memory_dtype)
                                   if eval_memory_dtype is not None else None)
+        for name in frozen_parts:
+            try:
+                part = self.sam2.get_submodule(name)
+                params = list(part.parameters())
+            except AttributeError:
+                try:
+                    params = [self.sam2.get_parameter(name)]
+                except AttributeError:
+                    raise ValueError(f'frozen_parts: SAM2Base has no part {name!r}') from None
+            for param in params:
+                param.requires_grad_(False)
+        self.frozen_parts = tuple(frozen_parts)
         self.checkpoint = checkpoint
         if checkpoint is not None:
             self.load_checkpoint(checkpoint)
