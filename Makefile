@@ -3,7 +3,7 @@
 #   make demo   create/reuse .venv, install, generate synthetic MeViS-M, train + test the tiny model
 #   make test   create/reuse .venv, install, ruff lint, pytest (default suite incl. the `dist` test)
 #
-# CUDA machines: make demo TORCH_SPEC='torch==2.5.1' TORCH_INDEX=https://download.pytorch.org/whl/cu124
+# CUDA machines (any torch >= 2.6): make demo TORCH_SPEC='torch==2.6.0' TORCH_INDEX=https://download.pytorch.org/whl/cu124
 
 PYTHON      ?= python3
 VENV        ?= .venv

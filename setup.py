@@ -24,7 +24,8 @@ setup(
     # Real lower bounds. `make install` installs torch and sam2 itself (CPU wheel or CUDA index;
     # sam2 by hash with --no-deps) and then this package with --no-deps.
     install_requires=[
-        'torch>=2.3.1',
+        # 2.6: weights-only loading with (object, name) allow-list entries (tgl_mm.utils.checkpoint)
+        'torch>=2.6',
         'sam2>=1.1.0',
         'mmengine>=0.10.7',
         'mmcv-lite>=2.2.0',
