@@ -1,0 +1,3 @@
+from .oss_loss import OSSLoss, dice_per_frame, sigmoid_focal_map
+
+__all__ = ['OSSLoss', 'dice_per_frame', 'sigmoid_focal_map']

@@ -1,0 +1,101 @@
+"""Lazy, chunked encoding of a whole test video for the MDP head.
+
+At inference the MDP head asks for one frame's features at a time, in its own processing order
+(M+ frames first, then M- frames as soon as their nearest M+ memories exist). Encoding frame by
+frame would waste the encoders' batching and break the adapter's clip-level text attention, and
+encoding the whole video at once would hold every frame's multi-scale features. This source
+encodes *chunks* of frames of the same path on demand and keeps only a couple of them:
+
+- M+ frames (the adapter path) are grouped, in temporal order, into chunks of ``chunk_size``
+  frames that go through the lockstep encoder together, like a training clip: the text stream of
+  a chunk attends to the chunk's frames and gives that chunk's text prompt.
+- M- frames (the raw SAM2 path, text-independent) are encoded in chunks of ``chunk_size`` too.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+from torch import Tensor
+
+#: encodes frames (n, 3, S, S) on one path -> (image-encoder output dict with n frames,
+#: text prompt (P, C) or None)
+EncodeFn = Callable[[Tensor, bool], tuple[dict, Tensor | None]]
+
+
+def path_chunks(adapt: Tensor, chunk_size: int) -> tuple[list[list[int]], dict[int, int]]:
+    """Group frames of the same path into chunks of consecutive (same-path) frames.
+
+    Args:
+        adapt: bool (T,) frames on the adapter path.
+        chunk_size: frames per chunk (>= 1).
+
+    Returns:
+        ``(chunks, chunk_of)``: the chunks (lists of frame indices, each on one path, in temporal
+        order) and the chunk index of every frame.
+    """
+    if chunk_size < 1:
+        raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
+    chunks: list[list[int]] = []
+    chunk_of: dict[int, int] = {}
+    for flag in (True, False):
+        frames = [t for t, a in enumerate(adapt.tolist()) if a == flag]
+        for i in range(0, len(frames), chunk_size):
+            chunk_of.update({t: len(chunks) for t in frames[i:i + chunk_size]})
+            chunks.append(frames[i:i + chunk_size])
+    return chunks, chunk_of
+
+
+class ChunkedFeatures:
+    """A ``t -> features`` source (see ``MDPHead.iter_video``) that encodes chunks on demand.
+
+    Args:
+        frames: (T, 3, S, S) normalised frames of one video.
+        adapt: bool (T,) frames on the adapter path (F_Adp + text prompt).
+        encode: ``encode(frames, adapted) -> (features dict, prompt or None)``.
+        chunk_size: frames per chunk.
+        max_cached: chunks kept at once (least recently used are dropped).
+    """
+
+    def __init__(self, frames: Tensor, adapt: Tensor, encode: EncodeFn, chunk_size: int,
+                 max_cached: int = 2) -> None:
+        if adapt.shape != frames.shape[:1]:
+            raise ValueError(f'adapt {tuple(adapt.shape)} must have one flag per frame '
+                             f'({frames.shape[0]})')
+        self.frames = frames
+        self.adapt = adapt.bool().cpu()
+        self.encode = encode
+        self.chunks, self.chunk_of = path_chunks(self.adapt, chunk_size)
+        self.max_cached = max(1, max_cached)
+        self._cache: OrderedDict[int, tuple[dict, Tensor | None]] = OrderedDict()
+        self.num_encoded_chunks = 0  # chunks encoded so far (re-encodes included)
+
+    def _get(self, t: int) -> tuple[dict, Tensor | None, int]:
+        c = self.chunk_of[t]
+        if c in self._cache:
+            self._cache.move_to_end(c)
+        else:
+            frames = self.chunks[c]
+            self._cache[c] = self.encode(self.frames[frames], bool(self.adapt[frames[0]]))
+            self.num_encoded_chunks += 1
+            while len(self._cache) > self.max_cached:
+                self._cache.popitem(last=False)
+        feats, prompt = self._cache[c]
+        return feats, prompt, self.chunks[c].index(t)
+
+    def __call__(self, t: int) -> dict:
+        """Image-encoder output dict of frame ``t`` (batch dimension 1)."""
+        feats, _, i = self._get(t)
+        return {k: [x[i:i + 1] for x in v] if isinstance(v, list) else v[i:i + 1]
+                for k, v in feats.items()}
+
+    def prompt(self, t: int) -> Tensor | None:
+        """Text prompt (P, C) of the chunk holding frame ``t`` (None on the raw path)."""
+        return self._get(t)[1]
+
+    def __repr__(self) -> str:
+        sizes = [len(c) for c in self.chunks]
+        return f'{type(self).__name__}(frames={len(self.adapt)}, chunks={sizes})'
+
+
+__all__ = ['ChunkedFeatures', 'path_chunks']

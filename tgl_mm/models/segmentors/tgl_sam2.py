@@ -1,0 +1,293 @@
+"""TGL on SAM2: the model composing encoders, adapter, prompt, MDP head and losses."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModel
+from torch import Tensor
+
+from tgl_mm.models.heads.mdp_head import postprocess_mask_logits, upsample_mask_logits
+from tgl_mm.models.segmentors.chunked_features import ChunkedFeatures, path_chunks
+from tgl_mm.registry import GROUNDINGS, MODELS
+from tgl_mm.structures import VideoDataSample
+
+
+@dataclass
+class Encoded:
+    """Encoder outputs for B expressions of T frames (N = B * T rows, video-major).
+
+    Attributes:
+        image_feats: image-encoder output dict for the N frames (F_Adp on adapted frames, F_SAM
+            on the others).
+        text_feats: (B, L, D) text features (E_Adp with an adapter, the plain last layer
+            without).
+        frame_embeds: (B, T, C) spatially pooled ``vision_features`` (TAM input).
+    """
+
+    image_feats: dict
+    text_feats: Tensor
+    frame_embeds: Tensor
+
+
+@MODELS.register_module()
+class TGLSAM2(BaseModel):
+    """Temporally Grounded Learning on SAM2 (paper §4, A.2.2, A.3).
+
+    Training (``mode='loss'``) on a clip of T frames with its moment flags ``gt_mplus``:
+    lockstep encoding (frozen SAM2 image encoder and text encoder joined by the cross-modal
+    adapter; F_Adp on M+ frames, F_SAM on M- frames) → text prompt ``rho`` from E_Adp →
+    :class:`MDPHead` over the clip (prompt on M+ frames, memory written by M+ frames) →
+    :class:`OSSLoss` on the OSS-filtered targets (+ the TAM loss when a TAM is configured).
+
+    Inference (``mode='predict'``) on a whole video: a grounding strategy (``test_cfg.grounding``,
+    a ``GROUNDINGS`` config: oracle, none, moment file, keyframes, hybrid, TAM) decides M+; the
+    frames are encoded lazily in chunks of ``test_cfg.chunk_size`` frames of the same path (see
+    :mod:`~tgl_mm.models.segmentors.chunked_features`) while the head tracks frame by frame with
+    bounded memory; masks are returned at the original frame size.
+
+    Args:
+        image_backbone: ``SAM2ImageEncoder`` config (frozen).
+        text_backbone: ``HFTextEncoder`` config (frozen).
+        neck: ``CrossModalAdapter`` config, or None to run without adapter (plain SAM2 features on
+            every frame; with ``prompt=None`` too this is SAM2 itself, see the parity test).
+        prompt: ``TextPrompt`` config, or None (no text prompt).
+        head: ``MDPHead`` config.
+        loss: ``OSSLoss`` config.
+        tam: ``TemporalAlignmentModule`` config, or None.
+        data_preprocessor: defaults to ``VideoDataPreprocessor``.
+        train_cfg: unused keys are rejected; none are needed today.
+        test_cfg: ``grounding`` (GROUNDINGS config, default ``dict(type='oracle')``),
+            ``chunk_size`` (frames encoded together at inference, default 8),
+            ``mask_threshold`` (logit threshold, default 0.0).
+        init_cfg: mmengine init config.
+    """
+
+    def __init__(self, image_backbone: dict, text_backbone: dict, neck: dict | None,
+                 prompt: dict | None, head: dict, loss: dict, tam: dict | None = None,
+                 data_preprocessor: dict | None = None, train_cfg: dict | None = None,
+                 test_cfg: dict | None = None, init_cfg: dict | list | None = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor or dict(type='VideoDataPreprocessor'),
+                         init_cfg=init_cfg)
+        self.image_backbone = MODELS.build(image_backbone)
+        self.text_backbone = MODELS.build(text_backbone)
+        self.neck = MODELS.build(neck) if neck is not None else None
+        self.prompt = MODELS.build(prompt) if prompt is not None else None
+        self.head = MODELS.build(head)
+        self.loss_module = MODELS.build(loss)
+        self.tam = MODELS.build(tam) if tam is not None else None
+        if train_cfg:
+            raise ValueError(f'TGLSAM2.train_cfg takes no keys today, got {sorted(train_cfg)}')
+        test_cfg = dict(test_cfg or {})
+        unknown = set(test_cfg) - {'grounding', 'chunk_size', 'mask_threshold'}
+        if unknown:
+            raise ValueError(f'TGLSAM2.test_cfg: unknown keys {sorted(unknown)}')
+        self.grounding = GROUNDINGS.build(test_cfg.get('grounding', dict(type='oracle')))
+        self.chunk_size = int(test_cfg.get('chunk_size', 8))
+        self.mask_threshold = float(test_cfg.get('mask_threshold', 0.0))
+        if self.grounding.needs_frame_scores and self.tam is None:
+            raise ValueError(f'grounding {type(self.grounding).__name__} needs a TAM: set '
+                             'model.tam')
+        self._check_dims()
+
+    # --- construction checks -------------------------------------------------------------------
+    def _check_dims(self) -> None:
+        img, head = self.image_backbone, self.head
+        if img.image_size != head.image_size:
+            raise ValueError(f'image_backbone.image_size={img.image_size} differs from '
+                             f'head.image_size={head.image_size}')
+        if img.hidden_dim != head.hidden_dim:
+            raise ValueError(f'image_backbone hidden dim {img.hidden_dim} differs from the head '
+                             f'hidden dim {head.hidden_dim} (same SAM2 arch needed)')
+        text_dim = self.text_backbone.hidden_size
+        if self.neck is not None and self.neck.text_dim != text_dim:
+            raise ValueError(f'neck.text_dim={self.neck.text_dim} but the text encoder has '
+                             f'hidden size {text_dim}')
+        if self.prompt is not None:
+            if self.prompt.text_dim != text_dim:
+                raise ValueError(f'prompt.text_dim={self.prompt.text_dim} but the text encoder '
+                                 f'has hidden size {text_dim}')
+            if self.prompt.prompt_dim != head.hidden_dim:
+                raise ValueError(f'prompt.prompt_dim={self.prompt.prompt_dim} must equal the SAM2 '
+                                 f'hidden dim {head.hidden_dim}')
+        if self.tam is not None and (self.tam.in_channels != head.hidden_dim
+                                     or self.tam.text_dim != text_dim):
+            raise ValueError(f'tam expects in_channels={head.hidden_dim} and '
+                             f'text_dim={text_dim}, got {self.tam.in_channels} and '
+                             f'{self.tam.text_dim}')
+
+    def init_weights(self) -> None:
+        """Initialise, then report the trainable-parameter budget (paper: ~17M, 8.4%)."""
+        super().init_weights()
+        self.log_parameter_counts()
+
+    def parameter_counts(self) -> dict[str, tuple[int, int]]:
+        """``{part: (trainable, total)}`` parameter counts, plus ``'all'``."""
+        parts = dict(image_backbone=self.image_backbone, text_backbone=self.text_backbone,
+                     neck=self.neck, prompt=self.prompt, head=self.head, tam=self.tam)
+        counts = {}
+        for name, module in parts.items():
+            if module is None:
+                continue
+            params = list(module.parameters())
+            counts[name] = (sum(p.numel() for p in params if p.requires_grad),
+                            sum(p.numel() for p in params))
+        counts['all'] = (sum(c[0] for c in counts.values()), sum(c[1] for c in counts.values()))
+        return counts
+
+    def log_parameter_counts(self) -> None:
+        counts = self.parameter_counts()
+        trainable, total = counts.pop('all')
+        parts = ', '.join(f'{k} {t / 1e6:.2f}M/{n / 1e6:.2f}M' for k, (t, n) in counts.items())
+        MMLogger.get_current_instance().info(
+            f'TGLSAM2 trainable parameters: {trainable / 1e6:.2f}M of {total / 1e6:.2f}M '
+            f'({100 * trainable / max(total, 1):.1f}%); trainable/total per part: {parts}')
+
+    # --- encoding ------------------------------------------------------------------------------
+    def tokenize(self, samples: list[VideoDataSample]) -> dict[str, Tensor]:
+        return self.text_backbone.tokenize([s.metainfo['text'] for s in samples],
+                                           device=self.data_preprocessor.device)
+
+    def encode(self, images: Tensor, tokens: dict[str, Tensor], adapt: Tensor) -> Encoded:
+        """Encode B clips of T frames.
+
+        Args:
+            images: (B * T, 3, S, S) normalised frames, video-major.
+            tokens: :meth:`HFTextEncoder.tokenize` output for the B expressions.
+            adapt: bool (B, T) frames on the adapter path.
+        """
+        batch, steps = adapt.shape
+        if self.neck is None:
+            feats = self.image_backbone(images)
+            text = self.text_backbone(tokens['input_ids'], tokens['attention_mask'])[-1]
+            pooled = feats['vision_features'].mean(dim=(2, 3)).reshape(batch, steps, -1)
+            return Encoded(feats, text, pooled)
+        out = self.neck(self.image_backbone, self.text_backbone, images, tokens['input_ids'],
+                        tokens['attention_mask'], adapt)
+        return Encoded(out.image_feats, out.text_feats, out.frame_embeds)
+
+    def text_prompt(self, text_feats: Tensor, tokens: dict[str, Tensor]) -> Tensor | None:
+        """(B, P, C) sparse prompt tokens, or None without a prompt module."""
+        if self.prompt is None:
+            return None
+        return self.prompt(text_feats, tokens['content_mask'], tokens.get('motion_mask'))
+
+    # --- BaseModel API -------------------------------------------------------------------------
+    def forward(self, inputs: Tensor, data_samples: list[VideoDataSample] | None = None,
+                mode: str = 'tensor') -> Any:
+        """Args:
+            inputs: (B, T, 3, S, S) normalised clips (from :class:`VideoDataPreprocessor`).
+            data_samples: one :class:`VideoDataSample` per clip.
+            mode: ``'loss'``, ``'predict'`` or ``'tensor'`` (head outputs of the clip).
+        """
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward_clip(inputs, data_samples)[0]
+        raise ValueError(f'TGLSAM2.forward: unknown mode {mode!r}')
+
+    def _forward_clip(self, inputs: Tensor, data_samples: list[VideoDataSample]
+                      ) -> tuple[dict, Tensor, dict, Tensor]:
+        """Head outputs for training clips; also returns M+ flags, tokens and the images."""
+        batch, steps = inputs.shape[:2]
+        if data_samples is None or len(data_samples) != batch:
+            raise ValueError('TGLSAM2 needs one data sample per clip')
+        mplus = torch.stack([s.gt_mplus for s in data_samples]).to(inputs.device)
+        if mplus.shape != (batch, steps):
+            raise ValueError(f'gt_mplus of the batch is {tuple(mplus.shape)}, clips are '
+                             f'{(batch, steps)}')
+        tokens = self.tokenize(data_samples)
+        images = inputs.flatten(0, 1)
+        adapt = self.head.adapted_frames(mplus)
+        enc = self.encode(images, tokens, adapt)
+        prompt = self.text_prompt(enc.text_feats, tokens)
+        out = self.head(enc.image_feats, mplus, prompt)
+        out['encoded'] = enc
+        return out, mplus, tokens, images
+
+    def loss(self, inputs: Tensor, data_samples: list[VideoDataSample]) -> dict[str, Tensor]:
+        """OSS loss on the clip (+ TAM loss). ``gt_masks`` are (T, S, S) per sample."""
+        out, mplus, tokens, images = self._forward_clip(inputs, data_samples)
+        size = inputs.shape[-1]
+        batch, steps = mplus.shape
+        logits = upsample_mask_logits(out['mask_logits_ungated'].flatten(0, 1), size)
+        logits = logits.reshape(batch, steps, size, size)
+        targets = torch.stack([s.gt_masks for s in data_samples]).to(logits.device)
+        if targets.shape != logits.shape:
+            raise ValueError(f'gt_masks of the batch are {tuple(targets.shape)}, predictions '
+                             f'{tuple(logits.shape)}: training targets must be resized and '
+                             'padded like the frames')
+        scores = out['object_score_logits'].reshape(batch, steps)
+        losses = self.loss_module(logits, targets, scores)
+        if self.tam is not None:
+            enc = out['encoded']
+            if not bool(self.head.adapted_frames(mplus).all()):
+                # TAM must see every frame on the adapter path, as at inference (its input
+                # must not reveal the M+/M- split)
+                ones = torch.ones_like(mplus)
+                with torch.set_grad_enabled(not self.tam.detach_inputs):
+                    enc = self.encode(images, tokens, ones)
+            frame_scores = self.tam(enc.frame_embeds, enc.text_feats, tokens['attention_mask'])
+            losses.update(self.tam.loss(frame_scores, mplus))
+        return losses
+
+    @torch.no_grad()
+    def predict(self, inputs: Tensor, data_samples: list[VideoDataSample]
+                ) -> list[VideoDataSample]:
+        """Segment whole videos; fills ``pred_masks`` (T, H, W) at the original size,
+        ``pred_mplus``, ``pred_object_scores`` and (with a TAM) ``pred_frame_scores``."""
+        for frames, sample in zip(inputs, data_samples):
+            self.predict_video(frames, sample)
+        return data_samples
+
+    def predict_video(self, frames: Tensor, sample: VideoDataSample) -> VideoDataSample:
+        """Segment one video: frames (T, 3, S, S) normalised; results go into ``sample``."""
+        tokens = self.tokenize([sample])
+        frame_scores = self.tam_scores(frames, tokens) if self.tam is not None else None
+        grounded = self.grounding(sample, frame_scores)
+        mplus = grounded.mplus.to(frames.device)
+        adapt = self.head.adapted_frames(mplus)
+
+        def encode(chunk: Tensor, adapted: bool) -> tuple[dict, Tensor | None]:
+            flags = torch.full((1, chunk.shape[0]), adapted, dtype=torch.bool,
+                               device=chunk.device)
+            enc = self.encode(chunk, tokens, flags)
+            prompt = self.text_prompt(enc.text_feats, tokens) if adapted else None
+            return enc.image_feats, None if prompt is None else prompt[0]
+
+        source = ChunkedFeatures(frames, adapt, encode, self.chunk_size)
+        meta = sample.metainfo
+        num = frames.shape[0]
+        masks = torch.zeros((num, *meta['ori_shape']), dtype=torch.bool)
+        scores = torch.zeros(num)
+        for t, out in self.head.iter_video(source, mplus, text_prompt=source.prompt):
+            logits = postprocess_mask_logits(out['mask_logits'], self.head.image_size,
+                                             meta['img_shape'], meta['ori_shape'])
+            masks[t] = (logits[0] > self.mask_threshold).cpu()
+            scores[t] = out['object_score_logits'].reshape(()).float().cpu()
+        sample.pred_masks = masks
+        sample.pred_mplus = grounded.mplus.cpu()
+        sample.pred_object_scores = scores
+        if grounded.frame_scores is not None:
+            sample.pred_frame_scores = grounded.frame_scores.float().cpu()
+        return sample
+
+    def tam_scores(self, frames: Tensor, tokens: dict[str, Tensor]) -> Tensor:
+        """TAM relevance logits (T,) over a whole video, run clip by clip (``chunk_size``
+        frames, every frame on the adapter path), as the TAM was trained."""
+        assert self.tam is not None
+        chunks, _ = path_chunks(torch.ones(frames.shape[0], dtype=torch.bool), self.chunk_size)
+        scores = torch.empty(frames.shape[0], device=frames.device)
+        for chunk in chunks:
+            flags = torch.ones((1, len(chunk)), dtype=torch.bool, device=frames.device)
+            enc = self.encode(frames[chunk], tokens, flags)
+            scores[chunk] = self.tam(enc.frame_embeds, enc.text_feats,
+                                     tokens['attention_mask'])[0]
+        return scores
+
+
+__all__ = ['TGLSAM2', 'Encoded']
