@@ -8,7 +8,7 @@ import torch
 from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 from tgl_mm.models.backbones.sam2_image_encoder import SAM2ImageEncoder
-from tgl_mm.models.heads.mdp_head import MDPHead, postprocess_mask_logits
+from tgl_mm.models.heads.mdp_head import MDPHead, postprocess_mask_logits, slice_features
 from tgl_mm.models.utils.sam2_checkpoint import load_sam2_part
 from tgl_mm.registry import MODELS
 
@@ -237,3 +237,20 @@ def test_registered_and_input_errors(feats):
         head.track_video(feats, torch.ones(4, dtype=torch.bool))
     with pytest.raises(ValueError, match='memory_from'):
         MDPHead(arch='tiny', memory_from='everything')
+
+
+def test_no_mplus_frame_and_single_frame_clips(parts, feats):
+    """No M+ frame: nothing is written and every frame is segmented without memory (SAM2's
+    no-memory embedding); a single-frame clip (image pretraining) is its own conditioning frame."""
+    _, head = parts
+    head.eval()
+    spy = Spy(head)
+    with torch.no_grad():
+        out = head.track_video(feats, torch.zeros(6, dtype=torch.bool))
+        assert spy.memory_writes == 0 and out['mask_logits'].shape == (6, 1, 16, 16)
+        # frames are independent: the first frame alone gives the same result
+        one = head.track_video(slice_features(feats, 0, 1), torch.zeros(1, dtype=torch.bool))
+        assert torch.equal(one['mask_logits'][0], out['mask_logits'][0])
+        single = head.track_video(slice_features(feats, 2, 3), torch.ones(1, dtype=torch.bool),
+                                  torch.randn(2, head.hidden_dim))
+    assert single['order'] == [0] and spy.memory_writes == 0  # its memory would be unread

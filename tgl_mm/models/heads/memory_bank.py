@@ -134,8 +134,7 @@ def plan_mdp(mplus: Sequence[bool], *, memory_from: str = 'mplus', order: str = 
             last_read[p] = i
     release: dict[int, list[int]] = {}
     for p, i in last_read.items():
-        if p not in cond:
-            release.setdefault(i, []).append(p)
+        release.setdefault(i, []).append(p)
     return [MDPStep(s.frame, s.cond, s.write, s.reads, tuple(sorted(release.get(i, ()))))
             for i, s in enumerate(steps)]
 
