@@ -1,4 +1,5 @@
 """Pure metric functions: DAVIS J&F, moment retrieval, keyframe accuracy, assignment."""
+from .assignment import linear_sum_assignment
 from .davis_jf import as_bool_masks, boundary_radius, disk_rectangles, j_and_f
 from .davis_reference import j_and_f_reference, seg2bmap
 from .moment_retrieval import (
@@ -16,5 +17,5 @@ __all__ = [
     'j_and_f', 'j_and_f_reference', 'seg2bmap', 'boundary_radius', 'disk_rectangles',
     'as_bool_masks', 'MR_IOU_THRESHOLDS', 'temporal_iou', 'spans_to_windows', 'mplus_to_spans',
     'moment_retrieval_metrics', 'average_precision_at', 'keyframe_top1_hits',
-    'keyframe_top1_accuracy',
+    'keyframe_top1_accuracy', 'linear_sum_assignment',
 ]
