@@ -54,3 +54,31 @@ def test_synthetic_config_builds_and_loads(tmp_path):
         out = ds[0]
         t = cfg.num_frames if key == 'train_dataloader' else 8
         assert out['inputs'].shape == (t, 3, cfg.img_size, cfg.img_size)
+
+
+def test_documented_child_override(tmp_path):
+    """The override recipe of docs/datasets.md gives the new size and clip length."""
+    child = tmp_path / 'child.py'
+    child.write_text(
+        f"_base_ = ['{CFG_DIR / 'synthetic_mevis_m.py'}']\n"
+        "img_size, num_frames = 160, 6\n"
+        "train_pipeline = [dict(type='MomentAwareFrameSampler', num_frames=num_frames),\n"
+        "    dict(type='LoadVideoFrames'), dict(type='LoadExpressionMasks', per_object=True),\n"
+        "    dict(type='ObjectSelectiveSupervision', enabled=True),\n"
+        "    dict(type='VideoResizePad', size=img_size), dict(type='PackVideoInputs')]\n"
+        "train_dataloader = dict(dataset=dict(pipeline=train_pipeline))\n")
+    cfg = Config.fromfile(child)
+    pipe = cfg.train_dataloader.dataset.pipeline
+    assert pipe[0]['num_frames'] == 6 and pipe[4]['size'] == 160
+    assert cfg.train_dataloader.dataset.moment_file == 'moments/train.json'   # base kept
+    cfg.merge_from_dict({'train_dataloader.dataset.pipeline.0.type': 'RandomFrameSampler'})
+    assert cfg.train_dataloader.dataset.pipeline[0]['type'] == 'RandomFrameSampler'
+
+
+def test_moment_schema_matches_the_parser():
+    import json
+
+    from tgl_mm.datasets.moments import MOMENT_FORMAT, MOMENT_VERSION
+    schema = json.loads((CFG_DIR.parents[2] / 'docs' / 'moments_schema.json').read_text())
+    assert schema['properties']['format']['const'] == MOMENT_FORMAT
+    assert schema['properties']['version']['const'] == MOMENT_VERSION
