@@ -256,3 +256,15 @@ def test_missing_split_and_files(tmp_path, fx):
     with pytest.raises(DataFormatError, match='moment file not found'):
         MeViSDataset(str(fx.make_mevis(tmp_path / 'n')), 'train', fx.TRAIN_PIPELINE,
                      moment_file='nope.json')
+
+
+def test_rle_size_differs_from_frame_named_at_fetch(mevis_root, fx):
+    md = mevis_root / 'train' / 'mask_dict.json'
+    big = fx.rle(np.zeros((fx.H + 4, fx.W), bool) | np.eye(fx.H + 4, fx.W, dtype=bool))
+    _edit_json(md, lambda d: d['a3'].__setitem__(5, big))
+    ds = MeViSDataset(str(mevis_root), 'train', fx.TEST_PIPELINE, test_mode=True)
+    with pytest.raises(DataFormatError, match='differs from the frame size') as err:
+        ds[_sample(ds, 'v1', '0')[0]]
+    e = err.value
+    assert (e.video, e.expression, e.anno_id, e.frame) == ('v1', '0', 'a3', '00005')
+    assert e.file.endswith('mask_dict.json')
