@@ -128,11 +128,11 @@ def test_writes_predictions_and_breakdown(tmp_path):
     assert [(r['video_id'], r['exp_id']) for r in report['per_expression']] == \
         [('vid0', '0'), ('vid0', '1'), ('vid1', '0')]
     assert len(report['per_expression'][0]['J_frames']) == samples[0].pred_masks.shape[0]
-    with open(tmp_path / 'log' / 'rvos_per_expression.csv') as f:
+    with open(tmp_path / 'log' / 'rvos_report_per_expression.csv') as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 3 and float(rows[0]['J']) == pytest.approx(
         report['per_expression'][0]['J'], rel=1e-5)
-    with open(tmp_path / 'log' / 'rvos_per_video.csv') as f:
+    with open(tmp_path / 'log' / 'rvos_report_per_video.csv') as f:
         assert [r['video_id'] for r in csv.DictReader(f)] == ['vid0', 'vid1']
 
 

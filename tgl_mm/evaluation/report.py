@@ -29,7 +29,7 @@ import numpy as np
 from tgl_mm.utils.fileio import atomic_dump_json, atomic_write_text
 
 __all__ = ['expression_key', 'deduplicate', 'summarize', 'per_video', 'records_to_csv',
-           'write_report', 'load_report', 'CSV_FIELDS']
+           'write_report', 'report_paths', 'load_report', 'CSV_FIELDS']
 
 CSV_FIELDS = ('video_id', 'exp_id', 'text', 'num_frames', 'J', 'F', 'J&F', 'gt_coverage',
               'pred_coverage', 'mplus_iou', 'keyframe_hit', 'status', 'num_missing_frames')
@@ -134,23 +134,30 @@ def records_to_csv(rows: Sequence[dict], fields: Sequence[str]) -> str:
     return buf.getvalue()
 
 
-def write_report(out_dir: str | os.PathLike, records: Sequence[dict], summary: dict,
-                 name: str = 'rvos', extra: dict | None = None) -> dict[str, Path]:
-    """Write ``<name>_report.json`` (summary, per-video and per-expression records),
-    ``<name>_per_expression.csv`` and ``<name>_per_video.csv`` into ``out_dir`` atomically.
+def report_paths(json_path: str | os.PathLike) -> dict[str, Path]:
+    """The files of a report: ``<stem>.json`` and, next to it, ``<stem>_per_expression.csv`` and
+    ``<stem>_per_video.csv``."""
+    json_path = Path(json_path)
+    stem = json_path.name[:-5] if json_path.name.endswith('.json') else json_path.name
+    return {'json': json_path,
+            'expressions_csv': json_path.with_name(f'{stem}_per_expression.csv'),
+            'videos_csv': json_path.with_name(f'{stem}_per_video.csv')}
+
+
+def write_report(json_path: str | os.PathLike, records: Sequence[dict], summary: dict,
+                 extra: dict | None = None) -> dict[str, Path]:
+    """Write a report atomically: the JSON (summary, ``extra``, ``per_video``,
+    ``per_expression``) and the two CSV tables (see :func:`report_paths`).
 
     Returns the written paths by kind (``json``, ``expressions_csv``, ``videos_csv``).
     """
-    out_dir = Path(out_dir)
+    paths = report_paths(json_path)
     videos = per_video(records)
     report = dict(summary)
     if extra:
         report.update(extra)
     report['per_video'] = videos
     report['per_expression'] = list(records)
-    paths = {'json': out_dir / f'{name}_report.json',
-             'expressions_csv': out_dir / f'{name}_per_expression.csv',
-             'videos_csv': out_dir / f'{name}_per_video.csv'}
     atomic_dump_json(_jsonable(report), paths['json'], indent=1)
     atomic_write_text(paths['expressions_csv'], records_to_csv(records, CSV_FIELDS))
     atomic_write_text(paths['videos_csv'], records_to_csv(

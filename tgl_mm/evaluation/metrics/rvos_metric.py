@@ -136,8 +136,9 @@ class RVOSMetric(BaseMetric):
         format_only: only write predictions (needs ``output_dir``), do not score: for splits
             without masks (MeViS ``valid``, Ref-YouTube-VOS ``valid``).
         bound_th: DAVIS boundary tolerance (fraction of the diagonal, or pixels if >= 1).
-        breakdown_dir: where ``rvos_report.json``, ``rvos_per_expression.csv`` and
-            ``rvos_per_video.csv`` go; default the run's log folder (``work_dir/<timestamp>``).
+        breakdown_dir: where ``rvos_report.json``, ``rvos_report_per_expression.csv`` and
+            ``rvos_report_per_video.csv`` go; default the run's log folder
+            (``work_dir/<timestamp>``).
         save_breakdown: write those files at all.
         collect_device, prefix, collect_dir: see mmengine's ``BaseMetric``.
     """
@@ -203,7 +204,7 @@ class RVOSMetric(BaseMetric):
                 print_log('RVOSMetric: no breakdown_dir and no run log folder; per-expression '
                           'breakdown not written', logger='current', level=logging.WARNING)
             else:
-                paths = write_report(out_dir, records, summary)
+                paths = write_report(out_dir / 'rvos_report.json', records, summary)
                 print_log(f'RVOSMetric: per-expression breakdown in {paths["json"]}, '
                           f'{paths["expressions_csv"]}, {paths["videos_csv"]}', logger='current')
         if self.format_only:
