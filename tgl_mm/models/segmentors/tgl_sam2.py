@@ -69,8 +69,11 @@ class TGLSAM2(BaseModel):
                  prompt: dict | None, head: dict, loss: dict, tam: dict | None = None,
                  data_preprocessor: dict | None = None, train_cfg: dict | None = None,
                  test_cfg: dict | None = None, init_cfg: dict | list | None = None) -> None:
-        super().__init__(data_preprocessor=data_preprocessor or dict(type='VideoDataPreprocessor'),
-                         init_cfg=init_cfg)
+        # built from our registry, so the model also builds outside a tgl_mm default scope
+        preprocessor = data_preprocessor or dict(type='VideoDataPreprocessor')
+        if isinstance(preprocessor, dict):
+            preprocessor = MODELS.build(preprocessor)
+        super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
         self.image_backbone = MODELS.build(image_backbone)
         self.text_backbone = MODELS.build(text_backbone)
         self.neck = MODELS.build(neck) if neck is not None else None

@@ -1,0 +1,8 @@
+# TGL with the Temporal Alignment Module (paper A.2.2, Tab. 7): TAM trained jointly from the
+# moment annotations; at test time it grounds M+ itself (no external VLM or oracle).
+_base_ = ['./tgl_hiera-b_mevis-m.py']
+
+model = dict(
+    tam=dict(type='TemporalAlignmentModule', in_channels=256, text_dim=768, embed_dim=256,
+             num_heads=8, detach_inputs=False, loss_weight=1.0),
+    test_cfg=dict(grounding=dict(type='tam', mode='threshold', threshold=0.5)))

@@ -1,0 +1,8 @@
+# RefCOCO/+/g image pretraining of the Hiera-B+ model (paper A.3: 6 epochs, as SAMWISE):
+# single-frame pseudo-clips, every frame in M+, Adam lr 1e-4, total batch 32.
+_base_ = [
+    '../_base_/models/tgl_sam2_hiera-b+.py',
+    '../_base_/datasets/refcoco.py',
+    '../_base_/schedules/schedule_refcoco_6e.py',
+    '../_base_/default_runtime.py',
+]

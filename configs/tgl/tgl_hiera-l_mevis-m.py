@@ -1,0 +1,25 @@
+# TGL, Hiera-L / RoBERTa-base on MeViS-M: as the Hiera-B+ config with 6-frame clips (paper A.3).
+_base_ = ['./tgl_hiera-b_mevis-m.py']
+
+sam2_arch = 'sam2_hiera_l'
+sam2_checkpoint = 'checkpoints/sam2_hiera_large.pt'
+num_frames = 6
+
+model = dict(
+    image_backbone=dict(arch=sam2_arch, checkpoint=sam2_checkpoint),
+    neck=dict(vision_dims=(288, 576, 1152)),
+    head=dict(arch=sam2_arch, checkpoint=sam2_checkpoint))
+
+train_pipeline = [
+    dict(type='MomentAwareFrameSampler', num_frames=num_frames, mplus_ratio=0.5),
+    dict(type='LoadVideoFrames'),
+    dict(type='LoadExpressionMasks', per_object=True),
+    dict(type='ObjectSelectiveSupervision', enabled=True),
+    dict(type='VideoResizePad', size=1024),
+    dict(type='VideoRandomFlip', prob=0.5),
+    dict(type='VideoColorJitter', brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02,
+         prob=0.8),
+    dict(type='PackVideoInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+load_from = 'work_dirs/tgl_hiera-l_refcoco/epoch_6.pth'
