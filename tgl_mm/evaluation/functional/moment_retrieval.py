@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
+from tgl_mm.datasets.moments import mask_to_spans
+
 __all__ = ['MR_IOU_THRESHOLDS', 'temporal_iou', 'spans_to_windows', 'mplus_to_spans',
            'moment_retrieval_metrics', 'average_precision_at', 'keyframe_top1_hits',
            'keyframe_top1_accuracy']
@@ -70,11 +72,10 @@ def spans_to_windows(spans: Iterable[Sequence[int]], fps: float | None = None) -
 
 
 def mplus_to_spans(flags: np.ndarray | torch.Tensor | Sequence[bool]) -> list[list[int]]:
-    """Per-frame M+ flags ``(T,)`` -> inclusive spans ``[[s, e], ...]`` of its runs of True."""
+    """Per-frame M+ flags ``(T,)`` (numpy, torch or list) -> inclusive spans ``[[s, e], ...]`` of
+    its runs of True (:func:`tgl_mm.datasets.moments.mask_to_spans`)."""
     f = flags.detach().cpu().numpy() if isinstance(flags, torch.Tensor) else np.asarray(flags)
-    f = f.astype(bool).reshape(-1)
-    edges = np.flatnonzero(np.diff(np.concatenate([[False], f, [False]]).astype(np.int8)))
-    return [[int(s), int(e) - 1] for s, e in zip(edges[::2], edges[1::2])]
+    return mask_to_spans(f.astype(bool).reshape(-1))
 
 
 def _check_windows(windows, qid, field: str, with_score: bool) -> np.ndarray:
