@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 import torch
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import tgl_mm.registry as registries
@@ -50,11 +50,6 @@ TEXT_ENCODER_TYPES = ('HFTextEncoder',)
 
 #: MeViS-layout datasets that the synthetic MeViS-M can stand in for
 SYNTHETIC_MEVIS_TYPES = ('MeViSDataset',)
-
-#: types that configs already reference but whose implementation has not landed yet: while such a
-#: type is unregistered its parts are not built; once it is registered they are built like any
-#: other (remove the entry then; test_pending_types_report says which have landed).
-PENDING_TYPES: dict[str, str] = {}
 
 
 @dataclasses.dataclass
@@ -154,12 +149,6 @@ def _resolves(type_name: str) -> bool:
         return any(reg.get(type_name) is not None for reg in _scope_registries())
 
 
-def _pending(node: dict) -> bool:
-    kind = node.get('type')
-    return (isinstance(kind, str) and kind.split('.')[-1] in PENDING_TYPES
-            and not _resolves(kind))
-
-
 @pytest.fixture(scope='session')
 def session_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp('config_stand_ins')
@@ -195,9 +184,8 @@ def _build_evaluators(cfg: Config) -> list[str]:
     built = []
     for split in ('val', 'test'):
         for metric in _metric_cfgs(cfg.get(f'{split}_evaluator')):
-            if not _pending(metric):
-                registries.METRICS.build(metric)
-                built.append(f'{split}_evaluator')
+            registries.METRICS.build(metric)
+            built.append(f'{split}_evaluator')
     return built
 
 
@@ -245,8 +233,7 @@ def build_config(rel_path: str, tmp_dir: Path, session_dir: Path,
         rule(cfg, ctx)
 
     unresolved = sorted({f'{path}: {node["type"]}' for path, node in walk(cfg._cfg_dict)
-                         if isinstance(node.get('type'), str) and not _pending(node)
-                         and not _resolves(node['type'])})
+                         if isinstance(node.get('type'), str) and not _resolves(node['type'])})
     assert not unresolved, f'{rel_path}: unregistered types:\n' + '\n'.join(unresolved)
     for key, reg in (('train_cfg', registries.LOOPS), ('val_cfg', registries.LOOPS),
                      ('test_cfg', registries.LOOPS), ('strategy', registries.STRATEGIES)):
@@ -256,9 +243,6 @@ def build_config(rel_path: str, tmp_dir: Path, session_dir: Path,
 
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'tgl_mm')):
         if '_base_' not in Path(rel_path).parts:  # a runnable config: the whole Runner
-            for split in ('val', 'test'):  # the Runner builds evaluators lazily; stand in
-                if any(_pending(m) for m in _metric_cfgs_of(cfg, split)):
-                    cfg[f'{split}_evaluator'] = ConfigDict(type='Evaluator', metrics=[])
             cfg.work_dir = str(tmp_dir / 'work_dir')
             cfg.experiment_name = f'cfg-{uuid.uuid4().hex[:8]}'
             if 'visualizer' in cfg:
@@ -272,12 +256,6 @@ def build_config(rel_path: str, tmp_dir: Path, session_dir: Path,
     return built
 
 
-def _metric_cfgs_of(cfg: Config, split: str) -> list[dict]:
-    from tgl_mm.engine.runner_utils import _metric_cfgs
-
-    return _metric_cfgs(cfg.get(f'{split}_evaluator'))
-
-
 @pytest.mark.parametrize('rel_path', CONFIGS)
 def test_config_builds(rel_path, tmp_path, session_dir, synthetic_mevis):
     built = build_config(rel_path, tmp_path, session_dir, synthetic_mevis)
@@ -287,11 +265,6 @@ def test_config_builds(rel_path, tmp_path, session_dir, synthetic_mevis):
 def test_every_config_is_covered():
     assert 'configs/_base_/default_runtime.py' in CONFIGS
     assert len(CONFIGS) >= 4
-
-
-def test_pending_types_are_pending():
-    landed = [name for name in PENDING_TYPES if _resolves(name)]
-    assert not landed, f'{landed} are registered now: drop them from PENDING_TYPES'
 
 
 def test_unregistered_type_fails(tmp_path, session_dir, synthetic_mevis):
