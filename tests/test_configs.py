@@ -19,7 +19,7 @@ Absent weights and data get stand-ins (:data:`STAND_INS`, applied in order to th
 - any other dataset whose ``data_root`` is missing is built with ``lazy_init=True`` (constructor
   and pipeline checked, annotations not read), and so are dataset wrappers around it.
 
-To add a rule (e.g. a tiny text-encoder directory for a config that needs one), write a function
+To add a rule (e.g. shrinking a model that is slow to build at full size), write a function
 ``rule(cfg: Config, ctx: StandInContext) -> None`` that edits ``cfg`` in place and decorate it
 with ``@stand_in``; ``ctx.tmp_dir`` is a per-config scratch directory, ``ctx.session_dir`` a cache
 shared by all configs, and ``ctx.synthetic_mevis`` the synthetic data root.
