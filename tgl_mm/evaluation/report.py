@@ -29,7 +29,7 @@ import numpy as np
 from tgl_mm.utils.fileio import atomic_dump_json, atomic_write_text
 
 __all__ = ['expression_key', 'deduplicate', 'summarize', 'per_video', 'records_to_csv',
-           'write_report', 'report_paths', 'load_report', 'CSV_FIELDS']
+           'write_report', 'report_paths', 'load_report', 'attach_moments', 'CSV_FIELDS']
 
 CSV_FIELDS = ('video_id', 'exp_id', 'text', 'num_frames', 'J', 'F', 'J&F', 'gt_coverage',
               'pred_coverage', 'mplus_iou', 'keyframe_hit', 'status', 'num_missing_frames')
@@ -192,3 +192,38 @@ def load_report(path: str | os.PathLike) -> dict:
     if not isinstance(report, dict) or not isinstance(report.get('per_expression'), list):
         raise ValueError(f'{path}: not a tgl_mm RVOS report (no "per_expression" list)')
     return report
+
+
+def attach_moments(records: Sequence[dict], moments, which: str = 'gt') -> int:
+    """Add moment spans and coverage to records from a tgl_mm moment file.
+
+    Args:
+        records: per-expression records (modified in place; need ``num_frames``).
+        moments: a :class:`tgl_mm.datasets.moments.MomentFile` (``load_moments(path)``).
+        which: ``'gt'`` fills ``gt_spans``/``gt_coverage``; ``'pred'`` fills ``pred_spans``/
+            ``pred_coverage`` (e.g. a moment-retrieval model's output in the same format).
+            Both present: ``mplus_iou`` is (re)computed.
+
+    Returns:
+        How many records got moments.
+    """
+    from tgl_mm.datasets.moments import mask_to_spans, spans_to_mask
+
+    if which not in ('gt', 'pred'):
+        raise ValueError(f"which must be 'gt' or 'pred', got {which!r}")
+    n = 0
+    for rec in records:
+        em = moments.moments.get(str(rec['video_id']), {}).get(str(rec['exp_id']))
+        if em is None:
+            continue
+        num = int(rec['num_frames'])
+        mask = spans_to_mask(em.mplus_spans(), num)
+        rec[f'{which}_spans'] = mask_to_spans(mask)
+        rec[f'{which}_coverage'] = float(mask.mean()) if num else 0.0
+        if rec.get('gt_spans') is not None and rec.get('pred_spans') is not None:
+            g = spans_to_mask(rec['gt_spans'], num)
+            p = spans_to_mask(rec['pred_spans'], num)
+            union = int((g | p).sum())
+            rec['mplus_iou'] = 1.0 if union == 0 else int((g & p).sum()) / union
+        n += 1
+    return n

@@ -112,12 +112,13 @@ def render_frame_grid(frames: np.ndarray, rows: Mapping[str, np.ndarray | None],
         raise ValueError('no frame to render')
     colors = colors or PALETTE
     tile_h = max(1, int(round(h * tile_width / w)))
+    thickness = max(2, int(round(2 * w / tile_width)))  # about 2 px once the tile is resized
     grid_rows = []
     for r, (name, masks) in enumerate(rows.items() or {'frames': None}.items()):
         tiles = []
         for t in inds:
             tile = frames[t] if masks is None else overlay_mask(
-                frames[t], masks[t], colors[r % len(colors)], alpha)
+                frames[t], masks[t], colors[r % len(colors)], alpha, thickness)
             tile = cv2.resize(tile, (tile_width, tile_h), interpolation=cv2.INTER_AREA)
             label = frame_names[t] if frame_names is not None else str(t)
             tiles.append(put_title(tile, f'{name} {label}'))
