@@ -1,5 +1,6 @@
 """Offline MeViS evaluation (tools/eval_rvos.py) on a fixture with known answers."""
 import json
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -132,8 +133,8 @@ def test_cli_writes_report(fixture_dirs, tmp_path):
     assert len(report['per_expression']) == 7
     assert (tmp_path / 'rep' / 'report_per_expression.csv').is_file()
     assert (tmp_path / 'rep' / 'report_per_video.csv').is_file()
-    res = subprocess.run(cmd + ['--strict'], capture_output=True, text=True, cwd=REPO)
-    assert res.returncode == 3
+    main = runpy.run_path(str(REPO / 'tools' / 'eval_rvos.py'), run_name='tool')['main']
+    assert main(cmd[2:] + ['--strict']) == 3
 
 
 def test_size_mismatch_names_the_file(fixture_dirs):
@@ -164,9 +165,9 @@ def test_bad_ground_truth_and_paths(fixture_dirs, tmp_path):
         evaluate_predictions(gt, pred, progress=False)
 
 
-def test_cli_error_exit(fixture_dirs, tmp_path):
+def test_cli_error_exit(fixture_dirs, tmp_path, capsys):
     gt, _ = fixture_dirs
-    res = subprocess.run([sys.executable, str(REPO / 'tools' / 'eval_rvos.py'), '--gt-root',
-                          str(gt), '--pred-dir', str(tmp_path / 'missing'), '--no-progress'],
-                         capture_output=True, text=True, cwd=REPO)
-    assert res.returncode == 2 and 'prediction folder not found' in res.stderr
+    main = runpy.run_path(str(REPO / 'tools' / 'eval_rvos.py'), run_name='tool')['main']
+    assert main(['--gt-root', str(gt), '--pred-dir', str(tmp_path / 'missing'),
+                 '--no-progress']) == 2
+    assert 'prediction folder not found' in capsys.readouterr().err

@@ -1,8 +1,7 @@
 """Ref-DAVIS17: palette, merging, the DAVIS unsupervised protocol, the per-set evaluation."""
 import itertools
 import json
-import subprocess
-import sys
+import runpy
 from pathlib import Path
 
 import numpy as np
@@ -153,13 +152,14 @@ def test_evaluate_ref_davis17_known_answer(tmp_path, nproc):
     np.testing.assert_array_equal(merged, _objects()[1])
 
 
-def test_cli(tmp_path):
+def test_cli(tmp_path, capsys):
     write_ref_davis(tmp_path)
     out = tmp_path / 'res.json'
-    r = subprocess.run([sys.executable, str(REPO / 'tools' / 'eval_ref_davis17.py'), '--meta',
-                        str(tmp_path / 'meta.json'), '--gt-dir', str(tmp_path / 'gt'),
-                        '--pred-dir', str(tmp_path / 'pred'), '--out', str(out),
-                        '--no-progress', '--nproc', '1'], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    main = runpy.run_path(str(REPO / 'tools' / 'eval_ref_davis17.py'), run_name='tool')['main']
+    assert main(['--meta', str(tmp_path / 'meta.json'), '--gt-dir', str(tmp_path / 'gt'),
+                 '--pred-dir', str(tmp_path / 'pred'), '--out', str(out), '--no-progress',
+                 '--nproc', '1']) == 0
     assert json.loads(out.read_text())['J&F'] == 62.5
-    assert 'mean of sets' in r.stdout
+    assert 'mean of sets' in capsys.readouterr().out
+    assert main(['--meta', str(tmp_path / 'nope.json'), '--gt-dir', str(tmp_path / 'gt'),
+                 '--pred-dir', str(tmp_path / 'pred'), '--no-progress']) == 2

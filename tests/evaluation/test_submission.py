@@ -1,7 +1,6 @@
 """Submission zips: MeViS (video folders at the root) and Ref-YouTube-VOS (Annotations/)."""
 import json
-import subprocess
-import sys
+import runpy
 import zipfile
 from pathlib import Path
 
@@ -71,14 +70,15 @@ def test_without_meta_packs_everything(preds):
     assert len(plan['files']) == 6 and len(zipfile.ZipFile(out).namelist()) == 6
 
 
-def test_cli(preds):
+def _tool(name):
+    return runpy.run_path(str(REPO / 'tools' / 'submission' / name), run_name='tool')['main']
+
+
+def test_cli(preds, capsys):
     out = preds / 'cli.zip'
-    r = subprocess.run([sys.executable, str(REPO / 'tools' / 'submission' / 'pack_ref_ytvos.py'),
-                        str(preds / 'pred'), str(out), '--meta', str(preds / 'valid.json'),
-                        '--exclude-meta', str(preds / 'test.json')],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert 'left out 1 items' in r.stderr
-    r = subprocess.run([sys.executable, str(REPO / 'tools' / 'submission' / 'pack_mevis.py'),
-                        str(preds / 'nope'), str(out)], capture_output=True, text=True)
-    assert r.returncode == 2 and 'prediction folder not found' in r.stderr
+    assert _tool('pack_ref_ytvos.py')([str(preds / 'pred'), str(out), '--meta',
+                                       str(preds / 'valid.json'), '--exclude-meta',
+                                       str(preds / 'test.json')]) == 0
+    assert 'left out 1 items' in capsys.readouterr().err
+    assert _tool('pack_mevis.py')([str(preds / 'nope'), str(out)]) == 2
+    assert 'prediction folder not found' in capsys.readouterr().err
