@@ -110,3 +110,17 @@ def test_hook_off_by_default_draws_nothing(tmp_path):
     s = _sample()
     hook.after_test_iter(SimpleNamespace(iter=0), 0, dict(inputs=[None]), [s])
     assert not list(tmp_path.rglob('*.png'))
+
+
+def test_hook_validation_goes_to_the_backends(tmp_path):
+    with DefaultScope.overwrite_default_scope('tgl_mm'):
+        VISUALIZERS.build(dict(type='RVOSLocalVisualizer', name='test_vis_val', max_frames=2,
+                               vis_backends=[dict(type='LocalVisBackend')],
+                               save_dir=str(tmp_path)))
+        hook = HOOKS.build(dict(type='RVOSVisualizationHook', draw=True, interval=2))
+    s = _sample()
+    inputs = [torch.zeros(3, 3, 24, 24, dtype=torch.uint8)]
+    for i in range(3):
+        hook.after_val_iter(SimpleNamespace(iter=0), i, dict(inputs=inputs), [s])
+    names = sorted(p.name for p in tmp_path.rglob('*.png'))
+    assert names == ['vid_1__0_0.png', 'vid_1__0_2.png']  # iterations 0 and 2

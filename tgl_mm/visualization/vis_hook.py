@@ -78,7 +78,7 @@ class RVOSVisualizationHook(Hook):
         vis = self._visualizer()
         frames = sample_frames(sample, inputs)
         meta = sample.metainfo
-        name = f'{_safe(meta.get("video_id"))}/{_safe(meta.get("exp_id"))}'
+        name = f'{_safe(meta.get("video_id"))}__{_safe(meta.get("exp_id"))}'
         vis.add_datasample(name, frames, data_sample=sample, draw_gt=self.draw_gt,
                            draw_pred=self.draw_pred, show=self.show, wait_time=self.wait_time,
                            out_file=out_file, step=step)

@@ -69,41 +69,51 @@ def as_bool_masks(x: np.ndarray | torch.Tensor, name: str = 'masks') -> np.ndarr
     return np.ascontiguousarray(x)
 
 
-def _not_constant(q: np.ndarray, row: int, table: np.ndarray, w: int, h: int) -> np.ndarray:
-    """For anchors at flat positions ``q`` of a summed-area table (row pitch ``row``): is the mask
-    not constant on rows ``[y - h, y + h + 1]`` x columns ``[x - w, x + w + 1]``?"""
-    top = q - h * row
-    bottom = q + (h + 2) * row
-    total = (table[bottom + (w + 2)] - table[top + (w + 2)]
-             - table[bottom - w] + table[top - w])
+def _corner_offsets(rects: list[tuple[int, int]], row: int) -> np.ndarray:
+    """``(len(rects), 4)`` offsets from an anchor to the summed-area table corners (top-left,
+    top-right, bottom-left, bottom-right) of rows ``[y - h, y + h + 1]`` x columns
+    ``[x - w, x + w + 1]`` (row pitch ``row``)."""
+    return np.array([[-h * row - w, -h * row + w + 2, (h + 2) * row - w, (h + 2) * row + w + 2]
+                     for w, h in rects], dtype=np.int64)
+
+
+def _not_constant(q: np.ndarray, offsets: np.ndarray, areas: np.ndarray,
+                  table: np.ndarray) -> np.ndarray:
+    """``(N, R)`` bool: is the mask not constant on rectangle ``r`` around anchor ``n``?
+
+    ``q`` are flat anchor positions in ``table``, ``offsets`` ``(R, 4)`` from
+    :func:`_corner_offsets`, ``areas`` ``(R,)`` the rectangles' pixel counts.
+    """
+    v = table[q[:, None, None] + offsets[None]]
+    total = v[..., 3] - v[..., 1] - v[..., 2] + v[..., 0]
     # 0 < total < area, as one unsigned comparison
     total -= 1
-    return total.view(np.uint32) < (2 * w + 2) * (2 * h + 2) - 1
+    return total.view(np.uint32) < (areas - 1).astype(np.uint32)
 
 
 def _within_radius(q: np.ndarray, row: int, table: np.ndarray, rects: list[tuple[int, int]],
                    radius: int) -> np.ndarray:
     """bool per anchor: the mask whose table ``q`` points into has a boundary pixel within the
     disk of ``radius`` (given as ``rects``) around the anchor. Tested in stages: the largest
-    rectangle (most anchors end here), then the bounding square (constant there: none), then the
-    other rectangles for what is left."""
+    rectangle (most anchors end here), then the bounding square (constant there: no boundary
+    pixel nearby), then all other rectangles at once for what is left."""
     hit = np.zeros(q.size, np.bool_)
     if q.size == 0:
         return hit
     inner = max(rects, key=lambda wh: (2 * wh[0] + 1) * (2 * wh[1] + 1))
-    found = _not_constant(q, row, table, *inner)
+    others = [r for r in rects if r != inner]
+
+    def test(points, group):
+        areas = np.array([(2 * w + 2) * (2 * h + 2) for w, h in group], np.int64)
+        return _not_constant(points, _corner_offsets(group, row), areas, table)
+
+    found = test(q, [inner])[:, 0]
     hit |= found
     todo = np.flatnonzero(~found)
-    if todo.size:
-        todo = todo[_not_constant(q[todo], row, table, radius, radius)]
-    for w, h in rects:
-        if todo.size == 0:
-            break
-        if (w, h) == inner:
-            continue
-        found = _not_constant(q[todo], row, table, w, h)
-        hit[todo[found]] = True
-        todo = todo[~found]
+    if todo.size and others:
+        todo = todo[test(q[todo], [(radius, radius)])[:, 0]]
+        if todo.size:
+            hit[todo] = test(q[todo], others).any(axis=1)
     return hit
 
 
@@ -272,6 +282,8 @@ def _f_measure(counts: np.ndarray, matched: np.ndarray) -> np.ndarray:
 def _column_runs(cols: np.ndarray, min_gap: int) -> list[tuple[int, int]]:
     """Split sorted foreground columns into ``[x0, x1)`` runs at gaps of more than ``min_gap``
     empty columns."""
+    if int(cols[-1]) - int(cols[0]) < cols.size + min_gap:  # no gap can be wide enough
+        return [(int(cols[0]), int(cols[-1]) + 1)]
     cuts = np.flatnonzero(np.diff(cols) > min_gap + 1)
     starts = [int(cols[0])] + [int(cols[c + 1]) for c in cuts]
     ends = [int(cols[c]) + 1 for c in cuts] + [int(cols[-1]) + 1]
