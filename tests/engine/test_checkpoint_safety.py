@@ -131,9 +131,14 @@ def test_allow_list_is_scoped_to_the_load():
             'numpy._core.multiarray.scalar', 'HistoryBuffer'} <= names
 
 
-def test_missing_checkpoint_names_the_file(tmp_path):
+def test_missing_or_truncated_checkpoint_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         load_checkpoint_file(tmp_path / 'nope.pth')
+    path = tmp_path / 'cut.pth'
+    torch.save({'w': torch.zeros(100)}, path)
+    path.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(RuntimeError, match='cannot read checkpoint .*cut.pth'):
+        load_checkpoint_file(path)
 
 
 def test_importing_tgl_mm_installs_loaders_lazily():

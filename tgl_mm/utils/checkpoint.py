@@ -165,6 +165,9 @@ def _load(source: Any, name: str, map_location: Any, extra: list | tuple) -> Any
                 source.seek(0)
             needed = unsafe_globals(source, extra)
         raise _refusal(name, err, needed) from None
+    except (RuntimeError, EOFError) as err:  # truncated or not a torch.save file
+        raise type(err)(f'cannot read checkpoint {name} (truncated or not written by '
+                        f'torch.save?): {err}') from err
 
 
 def load_checkpoint_file(filename: str | os.PathLike, map_location: Any = None,
