@@ -120,11 +120,14 @@ def _within_radius(q: np.ndarray, row: int, table: np.ndarray, rects: list[tuple
 def _nonzero_bytes(buf: np.ndarray) -> np.ndarray:
     """Flat indices of the non-zero bytes of ``buf`` (uint8, size a multiple of 8, 8-aligned),
     scanning 8 bytes at a time (boundary flags are sparse)."""
-    words = np.flatnonzero(buf.view(np.uint64) != 0)
+    as_words = buf.view(np.uint64)
+    words = np.flatnonzero(as_words != 0)
     if words.size == 0:
         return words
-    word, byte = np.nonzero(buf.reshape(-1, 8)[words])
-    return words[word] * 8 + byte
+    # the non-zero words' bytes, in memory order, read as bool (numpy's fast nonzero path)
+    blocks = as_words[words].view(np.bool_)
+    hits = np.flatnonzero(blocks)
+    return words[hits >> 3] * 8 + (hits & 7)
 
 
 def _round8(n: int) -> int:
