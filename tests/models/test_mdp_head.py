@@ -254,3 +254,22 @@ def test_no_mplus_frame_and_single_frame_clips(parts, feats):
         single = head.track_video(slice_features(feats, 2, 3), torch.ones(1, dtype=torch.bool),
                                   torch.randn(2, head.hidden_dim))
     assert single['order'] == [0] and spy.memory_writes == 0  # its memory would be unread
+
+
+def test_text_prompt_per_frame_callable(parts, feats):
+    """A callable prompt (e.g. one per encoded chunk of a long video) is asked for M+-path frames
+    only and equals passing the same tensor when it is constant."""
+    _, head = parts
+    head.eval()
+    prompt = torch.randn(2, head.hidden_dim)
+    asked = []
+
+    def prompt_of(t):
+        asked.append(t)
+        return prompt
+
+    with torch.no_grad():
+        lazy = head.track_video(feats, MPLUS, prompt_of)
+        fixed = head.track_video(feats, MPLUS, prompt)
+    assert sorted(asked) == [1, 2, 4]
+    assert torch.equal(lazy['mask_logits'], fixed['mask_logits'])

@@ -218,10 +218,11 @@ class MDPHead(BaseModule):
         return out
 
     def track_video(self, features: FeatureSource, mplus: Tensor | Sequence[bool],
-                    text_prompt: Tensor | None = None,
+                    text_prompt: Tensor | Callable[[int], Tensor | None] | None = None,
                     mask_inputs: Mapping[int, Tensor] | None = None,
                     multimask_output: bool | None = None) -> dict[str, Any]:
-        """Run one clip or video and stack the per-frame outputs in frame order.
+        """Run one clip or video and stack the per-frame outputs in frame order (arguments as
+        :meth:`iter_video`).
 
         Returns:
             - ``mask_logits`` (T, 1, S/4, S/4): low-res mask logits, SAM2 semantics (set to
@@ -249,7 +250,7 @@ class MDPHead(BaseModule):
         return result
 
     def iter_video(self, features: FeatureSource, mplus: Tensor | Sequence[bool],
-                   text_prompt: Tensor | None = None,
+                   text_prompt: Tensor | Callable[[int], Tensor | None] | None = None,
                    mask_inputs: Mapping[int, Tensor] | None = None,
                    multimask_output: bool | None = None) -> Iterator[tuple[int, dict]]:
         """Run one clip or video frame by frame, yielding ``(t, outputs)`` in processing order.
@@ -262,7 +263,9 @@ class MDPHead(BaseModule):
             features: :data:`FeatureSource` (the image-encoder output dict of the T frames, or
                 ``t -> dict`` for one frame).
             mplus: (T,) M+ flags.
-            text_prompt: (P, C) or (1, P, C) sparse prompt tokens used on M+-path frames, or None.
+            text_prompt: (P, C) or (1, P, C) sparse prompt tokens used on M+-path frames, or a
+                callable ``t -> (P, C)`` giving frame ``t``'s prompt (e.g. per encoded chunk of a
+                long video), or None.
             mask_inputs: ``{t: mask}`` with masks (S, S) (any other size is resized like
                 SAM2VideoPredictor.add_new_mask); such frames are conditioning frames whose output
                 is the given mask (SAM2's ``use_mask_input_as_output_without_sam``).
@@ -271,7 +274,11 @@ class MDPHead(BaseModule):
         mplus = torch.as_tensor(mplus, dtype=torch.bool).reshape(-1)
         num_frames = int(mplus.numel())
         multimask = self.multimask_output if multimask_output is None else multimask_output
-        prompt = self._check_prompt(text_prompt)
+        if callable(text_prompt):
+            prompt_of = lambda t: self._check_prompt(text_prompt(t))
+        else:
+            prompt = self._check_prompt(text_prompt)
+            prompt_of = lambda t: prompt
         path = self.adapted_frames(mplus).tolist()
         masks = {int(t): self._prepare_mask(m) for t, m in (mask_inputs or {}).items()}
         steps = self.plan(mplus, mask_frames=list(masks))
@@ -281,7 +288,7 @@ class MDPHead(BaseModule):
             t = step.frame
             feats = self._frame_features(features, t, num_frames)
             out = self._run_frame(step, feats, bank, cond, num_frames,
-                                  prompt if path[t] else None, masks.get(t), multimask)
+                                  prompt_of(t) if path[t] else None, masks.get(t), multimask)
             for p in step.release:
                 bank.pop(p, None)
             yield t, out
