@@ -20,3 +20,14 @@ def test_atomic_path_failure_leaves_old_file_and_no_temp(tmp_path):
         raise RuntimeError('crash while writing')
     assert out.read_text() == 'old'
     assert [p.name for p in tmp_path.iterdir()] == ['a.txt']
+
+
+def test_atomic_output_has_default_permissions(tmp_path):
+    import os
+    umask = os.umask(0o022)
+    try:
+        out = tmp_path / 'b.txt'
+        atomic_dump_json([], out)
+        assert out.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(umask)

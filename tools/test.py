@@ -22,6 +22,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--show-dir', metavar='DIR',
                         help='draw predictions into DIR (RVOSVisualizationHook)')
     parser.add_argument(
+        '--grounding', metavar='NAME',
+        help='how M+ is chosen at inference: oracle (moment annotations), none (whole video), '
+        'moment_retrieval, keyframes, hybrid, tam, or another GROUNDINGS entry; default: the '
+        "config's model.test_cfg.grounding")
+    parser.add_argument(
+        '--grounding-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        help='arguments of the grounding, e.g. pred_file=chrono.jsonl top_k=4')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
         help='override config entries, e.g. test_dataloader.batch_size=1')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
@@ -35,7 +43,8 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
     apply_test_args(cfg, args.checkpoint, work_dir=args.work_dir, out=args.out,
-                    show_dir=args.show_dir, launcher=args.launcher)
+                    show_dir=args.show_dir, launcher=args.launcher, grounding=args.grounding,
+                    grounding_options=args.grounding_options)
     with launch_session(cfg):
         runner = build_runner(cfg)
         return runner.test()

@@ -3,6 +3,7 @@
 _base_ = ['./tgl_hiera-b_mevis-m.py']
 
 model = dict(
-    tam=dict(type='TemporalAlignmentModule', in_channels=256, text_dim=768, embed_dim=256,
-             num_heads=8, detach_inputs=False, loss_weight=1.0),
+    # the base has tam=None: `_delete_` replaces it instead of merging into it
+    tam=dict(_delete_=True, type='TemporalAlignmentModule', in_channels=256, text_dim=768,
+             embed_dim=256, num_heads=8, detach_inputs=False, loss_weight=1.0),
     test_cfg=dict(grounding=dict(type='tam', mode='threshold', threshold=0.5)))

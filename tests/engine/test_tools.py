@@ -203,3 +203,20 @@ def test_slurm_environment(monkeypatch):
 def test_missing_config_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.py'):
         runner_utils.load_config(tmp_path / 'nope.py')
+
+
+def test_grounding_flag(toy):
+    test = _tool(toy, 'test')
+    args = test.parse_args(['c.py', 'ckpt.pth', '--grounding', 'keyframes',
+                            '--grounding-options', 'pred_file=s.jsonl', 'top_k=2'])
+    assert args.grounding == 'keyframes'
+    assert args.grounding_options == {'pred_file': 's.jsonl', 'top_k': 2}
+    cfg = Config(dict(model=dict(type='TGLSAM2', test_cfg=dict(
+        grounding=dict(type='oracle', stale=1), chunk_size=4))))
+    apply_test_args(cfg, 'ckpt.pth', grounding=args.grounding,
+                    grounding_options=args.grounding_options)
+    # replaced, not merged into the config's grounding; the rest of test_cfg kept
+    assert cfg.model.test_cfg.grounding == dict(type='keyframes', pred_file='s.jsonl', top_k=2)
+    assert cfg.model.test_cfg.chunk_size == 4
+    with pytest.raises(ValueError, match="unknown grounding 'orcale'.*oracle"):
+        apply_test_args(cfg, 'ckpt.pth', grounding='orcale')

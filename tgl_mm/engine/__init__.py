@@ -10,6 +10,7 @@ from .runner_utils import (
                            enable_visualization,
                            launch_session,
                            load_config,
+                           set_grounding,
                            set_launcher,
                            set_prediction_dir,
                            set_resume,
@@ -21,6 +22,6 @@ from .strategies import TGLFSDPStrategy, module_class_wrap_policy
 __all__ = [
     'AtomicCheckpointHook', 'AutocastOptimWrapper', 'apply_test_args', 'apply_train_args',
     'build_runner', 'default_work_dir', 'enable_amp', 'enable_visualization', 'launch_session',
-    'load_config', 'set_launcher', 'set_prediction_dir', 'set_resume', 'set_work_dir',
-    'use_cpu_ddp', 'TGLFSDPStrategy', 'module_class_wrap_policy',
+    'load_config', 'set_grounding', 'set_launcher', 'set_prediction_dir', 'set_resume',
+    'set_work_dir', 'use_cpu_ddp', 'TGLFSDPStrategy', 'module_class_wrap_policy',
 ]

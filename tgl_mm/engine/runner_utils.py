@@ -23,7 +23,7 @@ from tgl_mm.utils.dist import destroy_process_group, init_cpu_process_group, is_
 __all__ = [
     'apply_test_args', 'apply_train_args', 'build_runner', 'default_work_dir', 'enable_amp',
     'enable_visualization', 'launch_session', 'load_config', 'set_launcher', 'set_prediction_dir',
-    'set_resume', 'set_work_dir', 'use_cpu_ddp',
+    'set_resume', 'set_work_dir', 'set_grounding', 'use_cpu_ddp',
 ]
 
 RVOS_METRIC = 'RVOSMetric'
@@ -151,6 +151,25 @@ def use_cpu_ddp(cfg: Config) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
+def set_grounding(cfg: Config, name: str, options: dict | None = None) -> None:
+    """Select the test-time grounding strategy (``--grounding NAME [--grounding-options]``).
+
+    Replaces ``model.test_cfg.grounding`` with ``dict(type=name, **options)``; ``name`` is a
+    ``GROUNDINGS`` entry (``oracle``, ``none``, ``moment_retrieval``, ``keyframes``, ``hybrid``,
+    ``tam`` or a downstream registration), checked here so a typo fails before the model builds.
+    """
+    from tgl_mm.registry import GROUNDINGS
+
+    if GROUNDINGS.get(name) is None:
+        names = sorted(k for k in GROUNDINGS.module_dict if k.islower())
+        raise ValueError(f'unknown grounding {name!r}; registered: {", ".join(names)}')
+    if 'model' not in cfg:
+        raise KeyError('the config has no model to set the grounding of')
+    test_cfg = cfg.model.get('test_cfg') or {}
+    test_cfg['grounding'] = dict(type=name, **(options or {}))
+    cfg.model['test_cfg'] = test_cfg
+
+
 def apply_train_args(cfg: Config, *, work_dir: str | None = None, resume: str | None = None,
                      amp: bool = False, launcher: str = 'none') -> Config:
     """Apply ``tools/train.py``'s flags to ``cfg`` (in place; returned for chaining)."""
@@ -164,9 +183,12 @@ def apply_train_args(cfg: Config, *, work_dir: str | None = None, resume: str | 
 
 def apply_test_args(cfg: Config, checkpoint: str, *, work_dir: str | None = None,
                     out: str | None = None, show_dir: str | None = None,
-                    launcher: str = 'none') -> Config:
+                    launcher: str = 'none', grounding: str | None = None,
+                    grounding_options: dict | None = None) -> Config:
     """Apply ``tools/test.py``'s flags to ``cfg`` (in place; returned for chaining)."""
     set_work_dir(cfg, work_dir)
+    if grounding is not None:
+        set_grounding(cfg, grounding, grounding_options)
     set_launcher(cfg, launcher)
     cfg.load_from = checkpoint
     cfg.resume = False
