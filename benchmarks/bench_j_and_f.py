@@ -2,7 +2,9 @@
 
 Both run on the same synthetic RVOS-like mask videos at 480x854 (MeViS resolution), side by side in
 one process (interleaved repetitions, best time of each), and must return identical values
-(``np.array_equal``; the script exits non-zero otherwise). Scenarios:
+(``np.array_equal``; the script exits non-zero otherwise). Timings are taken with OpenCV's default
+thread count (the reference's ``cv2.dilate`` then runs on several cores) and with one thread (a
+per-core comparison). Scenarios (several videos each):
 
 * ``small`` / ``medium`` / ``large``: one moving object of 0.5-2 %, 2-8 % or 15-40 % of the frame;
 * ``mixed`` (the headline, MeViS-like): 1-3 referred objects of mixed sizes, absent in ~15 % of
@@ -11,7 +13,7 @@ one process (interleaved repetitions, best time of each), and must return identi
 
 Usage::
 
-    python benchmarks/bench_j_and_f.py [--frames 60] [--repeats 3] [--seed 0]
+    python benchmarks/bench_j_and_f.py [--videos 4] [--frames 15] [--repeats 3] [--seed 0]
 """
 from __future__ import annotations
 
@@ -90,44 +92,66 @@ def make_video(scenario: str, frames: int, seed: int) -> tuple[np.ndarray, np.nd
     return pred, gt
 
 
-def _best(fn, repeats: int) -> float:
-    best = float('inf')
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+def make_scenario(scenario: str, videos: int, frames: int, seed: int) -> tuple[np.ndarray,
+                                                                              np.ndarray]:
+    """``videos`` videos of ``frames`` frames each (different seeds), concatenated."""
+    parts = [make_video(scenario, frames, seed * 1000 + v) for v in range(videos)]
+    return np.concatenate([p for p, _ in parts]), np.concatenate([g for _, g in parts])
+
+
+def _time(fn, *args) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--frames', type=int, default=60, help='frames per scenario')
+    parser.add_argument('--videos', type=int, default=4, help='videos per scenario')
+    parser.add_argument('--frames', type=int, default=15, help='frames per video')
     parser.add_argument('--repeats', type=int, default=3, help='timed runs (best is kept)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--scenarios', nargs='+', default=['small', 'medium', 'large', 'mixed'])
+    parser.add_argument('--cv-threads', type=int, nargs='+', default=None,
+                        help='OpenCV thread counts to measure with (default: OpenCV\'s own '
+                        'setting, then 1 - the reference\'s cv2.dilate is multi-threaded)')
     args = parser.parse_args(argv)
+    settings = args.cv_threads or [cv2.getNumThreads(), 1]
 
-    print(f'J&F on {H}x{W} masks, {args.frames} frames per scenario, best of {args.repeats} '
-          f'(bound_th 0.008 -> disk radius 8)')
-    print(f'{"scenario":<10}{"reference ms/frame":>20}{"j_and_f ms/frame":>18}{"speed-up":>10}'
-          f'{"identical":>11}')
+    n = args.videos * args.frames
+    print(f'J&F on {H}x{W} masks: {args.videos} videos x {args.frames} frames per scenario, '
+          f'best of {args.repeats} interleaved runs (bound_th 0.008 -> disk radius 8)')
     ok = True
-    ratios = {}
-    for i, scenario in enumerate(args.scenarios):
-        pred, gt = make_video(scenario, args.frames, args.seed + i)
+    ratios: dict[tuple[str, int], float] = {}
+    data = {sc: make_scenario(sc, args.videos, args.frames, args.seed + i)
+            for i, sc in enumerate(args.scenarios)}
+    for sc, (pred, gt) in data.items():
         ref = j_and_f_reference(pred, gt)
         fast = j_and_f(pred, gt)
         same = np.array_equal(ref[0], fast[0]) and np.array_equal(ref[1], fast[1])
         ok &= same
-        t_ref = t_fast = float('inf')
-        for _ in range(args.repeats):  # interleaved, so load changes hit both alike
-            t_ref = min(t_ref, _best(lambda p=pred, g=gt: j_and_f_reference(p, g), 1))
-            t_fast = min(t_fast, _best(lambda p=pred, g=gt: j_and_f(p, g), 1))
-        ratios[scenario] = t_ref / t_fast
-        print(f'{scenario:<10}{1e3 * t_ref / args.frames:>20.3f}{1e3 * t_fast / args.frames:>18.3f}'
-              f'{ratios[scenario]:>9.1f}x{"yes" if same else "NO":>11}')
-    print(f'speed-up: min {min(ratios.values()):.1f}x over scenarios'
-          + (f', mixed (MeViS-like) {ratios["mixed"]:.1f}x' if 'mixed' in ratios else ''))
+        print(f'  {sc:<8} foreground {100 * gt.mean():5.1f} % of the frame (GT), values '
+              f'{"identical" if same else "DIFFERENT"}')
+    default_threads = cv2.getNumThreads()
+    for threads in settings:
+        cv2.setNumThreads(threads)
+        print(f'\nOpenCV threads: {threads}')
+        print(f'{"scenario":<10}{"reference ms/frame":>20}{"j_and_f ms/frame":>18}'
+              f'{"speed-up":>10}')
+        for sc, (pred, gt) in data.items():
+            t_ref = t_fast = float('inf')
+            for _ in range(args.repeats):  # interleaved, so load changes hit both alike
+                t_ref = min(t_ref, _time(j_and_f_reference, pred, gt))
+                t_fast = min(t_fast, _time(j_and_f, pred, gt))
+            ratios[sc, threads] = t_ref / t_fast
+            print(f'{sc:<10}{1e3 * t_ref / n:>20.3f}{1e3 * t_fast / n:>18.3f}'
+                  f'{ratios[sc, threads]:>9.1f}x')
+    cv2.setNumThreads(default_threads)
+    print()
+    for threads in settings:
+        vals = {sc: r for (sc, th), r in ratios.items() if th == threads}
+        print(f'speed-up with {threads} OpenCV thread(s): '
+              + ', '.join(f'{sc} {r:.1f}x' for sc, r in vals.items()))
     if not ok:
         print('ERROR: j_and_f differs from the reference', file=sys.stderr)
     return 0 if ok else 1

@@ -35,8 +35,8 @@ __all__ = ['j_and_f', 'boundary_radius', 'disk_rectangles', 'as_bool_masks']
 # one set of numpy calls. The look-ups are random access: a cache-sized batch (~2 MiB of int32,
 # more only when a single box needs it) makes them several times faster than a large one.
 _CHUNK = 256 * 1024
-# Columns without foreground wider than this split a frame into separate boxes (less dense work
-# for objects far apart; any split gives the same values).
+# Empty bands (rows or columns without foreground) wider than this split a frame into separate
+# boxes (less dense work for objects far apart; any split gives the same values).
 _MIN_SPLIT_GAP = 48
 
 
@@ -279,15 +279,42 @@ def _f_measure(counts: np.ndarray, matched: np.ndarray) -> np.ndarray:
     return f
 
 
-def _column_runs(cols: np.ndarray, min_gap: int) -> list[tuple[int, int]]:
-    """Split sorted foreground columns into ``[x0, x1)`` runs at gaps of more than ``min_gap``
-    empty columns."""
-    if int(cols[-1]) - int(cols[0]) < cols.size + min_gap:  # no gap can be wide enough
-        return [(int(cols[0]), int(cols[-1]) + 1)]
-    cuts = np.flatnonzero(np.diff(cols) > min_gap + 1)
-    starts = [int(cols[0])] + [int(cols[c + 1]) for c in cuts]
-    ends = [int(cols[c]) + 1 for c in cuts] + [int(cols[-1]) + 1]
+def _runs(idx: np.ndarray, min_gap: int) -> list[tuple[int, int]]:
+    """Split sorted indices into ``[start, end)`` runs at gaps of more than ``min_gap``."""
+    if int(idx[-1]) - int(idx[0]) < idx.size + min_gap:  # no gap can be wide enough
+        return [(int(idx[0]), int(idx[-1]) + 1)]
+    cuts = np.flatnonzero(np.diff(idx) > min_gap + 1)
+    starts = [int(idx[0])] + [int(idx[c + 1]) for c in cuts]
+    ends = [int(idx[c]) + 1 for c in cuts] + [int(idx[-1]) + 1]
     return list(zip(starts, ends))
+
+
+def _row_profile(p8: np.ndarray, g8: np.ndarray) -> np.ndarray:
+    """Foreground pixels per row of ``p8 | g8`` summed over both masks: int32 ``(rows,)``."""
+    return (cv2.reduce(p8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+            + cv2.reduce(g8, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel())
+
+
+def _foreground_boxes(p8: np.ndarray, g8: np.ndarray, rows: np.ndarray, x0: int, x1: int,
+                      depth: int = 0) -> list[tuple[int, int, int, int]]:
+    """Boxes ``(y0, y1, x0, x1)`` covering the foreground of two uint8 frames inside columns
+    ``[x0, x1)``, whose foreground rows are ``rows``: an XY cut at empty bands wider than
+    ``_MIN_SPLIT_GAP`` (any cut gives the same J and F; it only saves work)."""
+    boxes = []
+    for y0, y1 in _runs(rows, _MIN_SPLIT_GAP):
+        cols = x0 + np.flatnonzero(p8[y0:y1, x0:x1].view(np.bool_).any(0)
+                                   | g8[y0:y1, x0:x1].view(np.bool_).any(0))
+        col_runs = _runs(cols, _MIN_SPLIT_GAP)
+        if len(col_runs) == 1:
+            boxes.append((y0, y1, *col_runs[0]))
+            continue
+        for cx0, cx1 in col_runs:  # each run's own rows, cut again
+            sub = y0 + np.flatnonzero(_row_profile(p8[y0:y1, cx0:cx1], g8[y0:y1, cx0:cx1]))
+            if depth >= 2:
+                boxes.append((int(sub[0]), int(sub[-1]) + 1, cx0, cx1))
+            else:
+                boxes += _foreground_boxes(p8, g8, sub, cx0, cx1, depth + 1)
+    return boxes
 
 
 def j_and_f(pred: np.ndarray | torch.Tensor, gt: np.ndarray | torch.Tensor,
@@ -342,19 +369,10 @@ def j_and_f(pred: np.ndarray | torch.Tensor, gt: np.ndarray | torch.Tensor,
             full = max(n_p, n_g) == height * width
             matcher.counts[t] = (0, 0) if full else ((n_p > 0), (n_g > 0))
             continue
-        y0, y1 = int(rows[0]), int(rows[-1]) + 1
-        cols = np.flatnonzero(pred[t, y0:y1].any(0) | gt[t, y0:y1].any(0))
-        runs = _column_runs(cols, _MIN_SPLIT_GAP)
         both = 0
-        for x0, x1 in runs:
-            by0, by1 = y0, y1
-            if len(runs) > 1:  # this run's own rows
-                sub = (cv2.reduce(p8[t, y0:y1, x0:x1], 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
-                       + cv2.reduce(g8[t, y0:y1, x0:x1], 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S))
-                sub_rows = np.flatnonzero(sub.ravel())
-                by0, by1 = y0 + int(sub_rows[0]), y0 + int(sub_rows[-1]) + 1
-            both += matcher.intersection(p8[t, by0:by1, x0:x1], g8[t, by0:by1, x0:x1])
-            matcher.add_box(t, p8[t], g8[t], by0, by1, x0, x1)
+        for y0, y1, x0, x1 in _foreground_boxes(p8[t], g8[t], rows, 0, width):
+            both += matcher.intersection(p8[t, y0:y1, x0:x1], g8[t, y0:y1, x0:x1])
+            matcher.add_box(t, p8[t], g8[t], y0, y1, x0, x1)
         inter[t] = both
         union[t] -= both
     matcher.flush()
