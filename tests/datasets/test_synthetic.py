@@ -144,3 +144,13 @@ def test_temporal_grounding_matters():
                 assert len({(o.shape, o.color) for o in group}) == 1
         n_leave += sum(any(s.action in EXITS for s in o.segments) for o in scene.objects)
     assert n_partial > 40 and n_multi_diff > 3 and n_leave > 5 and n_lookalike_exps > 40
+
+
+def test_short_videos_get_valid_moments(tmp_path):
+    """Videos too short for two actions get one: no reversed or out-of-range spans."""
+    out = tmp_path / 'short'
+    make_synthetic_mevis_m(out, num_videos=6, num_valid_u=10, num_valid=2, size=64, min_frames=6,
+                           max_frames=8, progress=False, log=None)
+    for split in ('train', 'valid_u'):
+        check_moment_file(out / 'moments' / f'{split}.json',
+                          out / split / 'meta_expressions.json')

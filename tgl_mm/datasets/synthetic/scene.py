@@ -63,6 +63,10 @@ class Scene:
 
 
 # ---------------------------------------------------------------------------------- scripts
+#: shortest video that fits two actions (see :func:`_plan_segments`)
+MIN_FRAMES_TWO_ACTIONS = 11
+
+
 def jump_amplitude(height: int, radius: float) -> float:
     """Peak height of a jump in pixels."""
     return 0.09 * height + 0.4 * radius
@@ -287,7 +291,9 @@ def make_scene(rng: np.random.Generator, width: int, height: int, num_frames: in
             acts = [] if rng.random() < 0.1 else [primaries[i]]   # 'never moves' now and then
         else:
             acts = [str(rng.choice(single, p=weights))]
-        if acts and acts[0] not in EXITS and rng.random() < 0.45:
+        # a second action needs two 3-frame segments, a 3-frame pause and a lead-in frame
+        if acts and acts[0] not in EXITS and num_frames >= MIN_FRAMES_TWO_ACTIONS \
+                and rng.random() < 0.45:
             others = [a for a in single if a != acts[0]]
             w = np.array([weights[single.index(a)] for a in others])
             acts.append(str(rng.choice(others, p=w / w.sum())))
