@@ -87,33 +87,43 @@ def _not_constant(q: np.ndarray, row: np.ndarray, w: int, h: int,
     return total.view(np.uint32) < np.uint32((2 * w + 2) * (2 * h + 2) - 1)
 
 
-def _within_radius(q: np.ndarray, row: np.ndarray, table: np.ndarray,
-                   rects: list[tuple[int, int]], radius: int) -> np.ndarray:
-    """bool per anchor: the mask whose table ``q`` points into has a boundary pixel within the
-    disk of ``radius`` (given as ``rects``) around the anchor. Tested in stages: the largest
-    rectangle (most anchors end here), then the bounding square (constant there: no boundary
-    pixel nearby), then the other rectangles for what is left."""
-    hit = np.zeros(q.size, np.bool_)
-    if q.size == 0:
+class _DiskTest:
+    """The disk of radius ``r`` as rectangle tests, prepared once: the largest inner rectangle,
+    the bounding square, and the corner offsets and areas of the other rectangles."""
+
+    def __init__(self, radius: int) -> None:
+        rects = disk_rectangles(radius)
+        self.radius = radius
+        self.inner = max(rects, key=lambda wh: (2 * wh[0] + 1) * (2 * wh[1] + 1))
+        others = [r for r in rects if r != self.inner]
+        self.num_others = len(others)
+        w = np.array([r[0] for r in others], np.int64)[:, None]
+        h = np.array([r[1] for r in others], np.int64)[:, None]
+        # per rectangle: top-left, top-right, bottom-left, bottom-right corner offsets
+        self.row_coef = np.concatenate([-h, -h, h + 2, h + 2], axis=1).reshape(-1, 1)
+        self.col_coef = np.concatenate([-w, w + 2, -w, w + 2], axis=1).reshape(-1, 1)
+        self.areas_minus_1 = ((2 * w + 2) * (2 * h + 2) - 1).astype(np.uint32)
+
+    def within(self, q: np.ndarray, row: np.ndarray, table: np.ndarray) -> np.ndarray:
+        """bool per anchor: the mask whose table ``q`` points into has a boundary pixel within
+        the disk around the anchor (``row``: the anchors' table row pitches). Tested in stages:
+        the largest rectangle (most anchors end here), then the bounding square (constant there:
+        no boundary pixel nearby), then all other rectangles at once for what is left."""
+        hit = _not_constant(q, row, *self.inner, table)
+        if not self.num_others:
+            return hit
+        todo = np.flatnonzero(~hit)
+        if todo.size:
+            todo = todo[_not_constant(q[todo], row[todo], self.radius, self.radius, table)]
+        if todo.size:  # one flat `take` for all rectangles, anchors along the rows
+            idx = self.row_coef * row[todo] + (q[todo] + self.col_coef)  # (4 R, M)
+            v = table.take(idx).reshape(self.num_others, 4, todo.size)
+            total = v[:, 3] - v[:, 1]
+            total -= v[:, 2]
+            total += v[:, 0]
+            total -= 1  # 0 < total < area, as one unsigned comparison
+            hit[todo] = (total.view(np.uint32) < self.areas_minus_1).any(axis=0)
         return hit
-    inner = max(rects, key=lambda wh: (2 * wh[0] + 1) * (2 * wh[1] + 1))
-    others = [r for r in rects if r != inner]
-    found = _not_constant(q, row, *inner, table)
-    hit |= found
-    todo = np.flatnonzero(~found)
-    if todo.size == 0 or not others:
-        return hit
-    todo = todo[_not_constant(q[todo], row[todo], radius, radius, table)]
-    if todo.size:  # few anchors are left: all remaining rectangles in one go
-        w = np.array([r[0] for r in others])
-        h = np.array([r[1] for r in others])
-        qt, rt = q[todo][:, None], row[todo][:, None]
-        top = qt - h * rt
-        bottom = top + (2 * h + 2) * rt
-        total = (table[bottom + (w + 2)] - table[top + (w + 2)] - table[bottom - w]
-                 + table[top - w])
-        hit[todo] = ((total > 0) & (total < (2 * w + 2) * (2 * h + 2))).any(axis=1)
-    return hit
 
 
 def _nonzero_bytes(buf: np.ndarray) -> np.ndarray:
@@ -140,13 +150,13 @@ class _BoundaryMatcher:
     image, so one call each computes both masks' boundary flags, their positions and the
     summed-area table; a rectangle sum only takes differences of table rows within one half, so
     the halves do not mix. Anchors are queued with positions into the *other* half's table and
-    tested batch-wise (:func:`_within_radius`).
+    tested batch-wise (:meth:`_DiskTest.within`).
     """
 
     def __init__(self, num: int, height: int, width: int, radius: int) -> None:
         self.height, self.width = height, width
         self.radius = radius
-        self.rects = disk_rectangles(radius)
+        self.disk = _DiskTest(radius)
         # rectangles reach r rows/columns above/left of an anchor, r + 1 below/right
         self.margin = radius + 1
         self.counts = np.zeros((num, 2), np.int64)  # boundary pixels of (pred, gt)
@@ -231,7 +241,7 @@ class _BoundaryMatcher:
         # (frame, pred) -> 2 t, (frame, gt) -> 2 t + 1
         slot = np.repeat(np.array([[2 * p[0], 2 * p[0] + 1] for p in pending]).reshape(-1),
                          sizes)
-        hit = _within_radius(q, row, self.table, self.rects, self.radius)
+        hit = self.disk.within(q, row, self.table)
         self.matched += np.bincount(slot[hit], minlength=2 * self.matched.shape[0]).reshape(-1, 2)
         self.pending = []
         self.used = 0
