@@ -124,3 +124,17 @@ def test_hook_validation_goes_to_the_backends(tmp_path):
         hook.after_val_iter(SimpleNamespace(iter=0), i, dict(inputs=inputs), [s])
     names = sorted(p.name for p in tmp_path.rglob('*.png'))
     assert names == ['vid_1__0_0.png', 'vid_1__0_2.png']  # iterations 0 and 2
+
+
+def test_sample_frames_reads_the_original_images_from_frame_dir(tmp_path):
+    from tgl_mm.visualization.video_frames import sample_frames
+
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (12, 20, 3), dtype=np.uint8) for _ in range(2)]
+    for i, img in enumerate(images):
+        cv2.imwrite(str(tmp_path / f'{i:05d}.png'), img[:, :, ::-1])
+    sample = VideoDataSample(metainfo=dict(video_id='v', exp_id='0', frame_dir=str(tmp_path),
+                                           frame_names=['00000', '00001'], frame_ext='.png'))
+    frames = sample_frames(sample)  # no inputs needed: the files are read
+    assert frames.shape == (2, 12, 20, 3)
+    assert np.array_equal(frames[1], images[1])

@@ -1,6 +1,8 @@
 """Recover a sample's RGB frames at the original size, for drawing."""
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 import torch
@@ -52,11 +54,16 @@ def read_frames(paths: list[str]) -> np.ndarray:
 
 
 def sample_frames(data_sample, inputs: torch.Tensor | np.ndarray | None = None) -> np.ndarray:
-    """Frames of a test sample at its original size: from ``metainfo['frame_paths']`` when the
-    dataset provides it, else reconstructed from the packed ``inputs`` (T, 3, S, S)."""
+    """Frames of a test sample at its original size: the original images when the metainfo says
+    where they are (``frame_paths``, or ``frame_dir`` + ``frame_names`` + ``frame_ext`` as the
+    datasets record it), else reconstructed from the packed ``inputs`` (T, 3, S, S)."""
     meta = data_sample.metainfo
     if meta.get('frame_paths'):
         return read_frames(list(meta['frame_paths']))
+    if meta.get('frame_dir') and meta.get('frame_names'):
+        ext = meta.get('frame_ext', '.jpg')
+        return read_frames([os.path.join(meta['frame_dir'], name + ext)
+                            for name in meta['frame_names']])
     if inputs is None:
         raise ValueError(f'sample {meta.get("video_id")}/{meta.get("exp_id")}: no frame_paths '
                          'in metainfo and no inputs to draw on')

@@ -73,4 +73,7 @@ test_dataloader = dict(
         pipeline=test_pipeline))
 
 val_evaluator = dict(type='RVOSMetric')
-test_evaluator = dict(type='RVOSMetric')
+# `valid` has no masks: write the predictions for the MeViS server (pack them with
+# tools/submission/pack_mevis.py); `tools/test.py --out DIR` chooses another folder
+test_evaluator = dict(type='RVOSMetric', format_only=True,
+                      output_dir='work_dirs/mevis_valid_predictions')

@@ -23,5 +23,8 @@ test_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, split='valid',
                  expression_sets=(0, 1, 2, 3), test_mode=True, pipeline=test_pipeline))
 val_dataloader = test_dataloader
-test_evaluator = dict(type='RVOSMetric')
+# RVOSMetric reports the per-expression (MeViS-style) J&F and writes the predictions; the paper's
+# Ref-DAVIS17 number is the DAVIS protocol on them:
+#   tools/eval_ref_davis17.py --pred-dir work_dirs/ref_davis17_valid_predictions ...
+test_evaluator = dict(type='RVOSMetric', output_dir='work_dirs/ref_davis17_valid_predictions')
 val_evaluator = test_evaluator

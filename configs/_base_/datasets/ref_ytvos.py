@@ -42,5 +42,8 @@ test_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, split='valid', test_mode=True,
                  pipeline=test_pipeline))
 val_dataloader = test_dataloader
-test_evaluator = dict(type='RVOSMetric')
+# valid has no masks: write predictions for the challenge server (pack them with
+# tools/submission/pack_ref_ytvos.py); `tools/test.py --out DIR` chooses another folder
+test_evaluator = dict(type='RVOSMetric', format_only=True,
+                      output_dir='work_dirs/ref_ytvos_valid_predictions')
 val_evaluator = test_evaluator

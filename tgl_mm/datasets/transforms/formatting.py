@@ -15,7 +15,7 @@ REQUIRED_META_KEYS = ('video_id', 'exp_id', 'text', 'dataset_name', 'split', 'fr
                       'frame_inds', 'num_video_frames', 'obj_ids', 'ori_shape', 'img_shape',
                       'pad_shape', 'scale_factor', 'flip')
 #: metainfo keys packed when the data info has them
-OPTIONAL_META_KEYS = ('has_moments', 'frame_dir', 'expression_set', 'image_id')
+OPTIONAL_META_KEYS = ('has_moments', 'frame_dir', 'frame_ext', 'expression_set', 'image_id')
 
 
 @TRANSFORMS.register_module()
