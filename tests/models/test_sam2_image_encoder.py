@@ -137,3 +137,18 @@ def test_settings_match_sam2_yaml(arch):
 @pytest.mark.parametrize('arch', OFFICIAL_ARCHS)
 def test_all_settings_match_sam2_yaml(arch):
     _check_matches_yaml(arch)
+
+
+def test_unfrozen_encoder_trains(tiny_settings):
+    """frozen=False (random-init tiny demo): weights require grad, train mode reaches the trunk,
+    and a loss gives every weight a gradient."""
+    enc = SAM2ImageEncoder(arch='tiny', image_size=tiny_settings['image_size'], frozen=False)
+    enc.train()
+    assert enc.training and enc.encoder.trunk.training
+    assert all(p.requires_grad for p in enc.parameters())
+    out = enc(torch.randn(2, 3, enc.image_size, enc.image_size))
+    (out['vision_features'].sum() + sum(x.sum() for x in out['backbone_fpn'])).backward()
+    assert all(p.grad is not None for p in enc.encoder.trunk.parameters())
+    frozen = SAM2ImageEncoder(arch='tiny', image_size=tiny_settings['image_size'])
+    frozen.train()
+    assert not frozen.training and not any(p.requires_grad for p in frozen.parameters())

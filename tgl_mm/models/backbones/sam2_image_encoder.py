@@ -37,12 +37,14 @@ class SAM2ImageEncoder(BaseModule):
         checkpoint: path of an official SAM2 / SAM2.1 ``.pt`` file (or one in the same layout);
             its ``image_encoder.*`` weights are loaded at construction and again at the end of
             :meth:`init_weights`, so generic initialisers cannot overwrite them.
+        frozen: keep the encoder frozen (the paper). ``False`` trains it: only sensible for a
+            random-init model with no SAM2 weights to keep (the CPU ``tiny`` demo).
         init_cfg: mmengine init config (applied before the checkpoint).
     """
 
     def __init__(self, arch: str | Mapping = 'sam2.1_hiera_b+', image_size: int | None = None,
                  arch_overrides: Mapping | None = None, checkpoint: str | None = None,
-                 init_cfg: dict | list | None = None) -> None:
+                 frozen: bool = True, init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.settings = get_sam2_settings(arch, image_size=image_size, overrides=arch_overrides)
         self.image_size: int = self.settings['image_size']
@@ -54,8 +56,9 @@ class SAM2ImageEncoder(BaseModule):
         self._stage_blocks = [range(start, end + 1)
                               for start, end in zip([0] + [e + 1 for e in ends[:-1]], ends)]
         self.checkpoint = checkpoint
+        self.frozen = frozen
         for param in self.parameters():
-            param.requires_grad_(False)
+            param.requires_grad_(not frozen)
         if checkpoint is not None:
             self.load_checkpoint(checkpoint)
         self.train(False)
@@ -72,8 +75,8 @@ class SAM2ImageEncoder(BaseModule):
             self.load_checkpoint(self.checkpoint)
 
     def train(self, mode: bool = True) -> SAM2ImageEncoder:
-        """Stay in eval mode: the encoder is frozen (``mode`` is ignored)."""
-        return super().train(False)
+        """A frozen encoder stays in eval mode (``mode`` is ignored)."""
+        return super().train(mode and not self.frozen)
 
     # --- stage-by-stage API ----------------------------------------------------------------------
     def patch_embed(self, images: Tensor) -> Tensor:
