@@ -82,3 +82,9 @@ def test_cli(preds, capsys):
     assert 'left out 1 items' in capsys.readouterr().err
     assert _tool('pack_mevis.py')([str(preds / 'nope'), str(out)]) == 2
     assert 'prediction folder not found' in capsys.readouterr().err
+    (preds / 'pred' / 'v1' / '1' / '00005.png').unlink()
+    assert _tool('pack_mevis.py')([str(preds / 'pred'), str(preds / 'm.zip'), '--meta',
+                                   str(preds / 'valid.json'), '--allow-missing']) == 0
+    captured = capsys.readouterr()
+    assert 'm.zip: 5 masks, 4 expressions of 3 videos' in captured.out
+    assert 'warning: 1 frames missing, e.g. v1/1/00005' in captured.err

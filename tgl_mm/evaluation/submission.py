@@ -135,3 +135,16 @@ def pack_ref_ytvos_valid(pred_dir, zip_path, meta_path=None, exclude_meta_path=N
     ``exclude_meta_path`` to check the 202 valid videos."""
     return pack_submission(pred_dir, zip_path, root_in_zip='Annotations', meta_path=meta_path,
                            exclude_meta_path=exclude_meta_path, **kwargs)
+
+
+def summarize_pack(plan: dict, where: str = '') -> tuple[str, list[str]]:
+    """One summary line and the warnings (missing / left-out items) of a packed submission, as
+    the ``tools/submission`` scripts print them."""
+    summary = (f'{plan["zip_path"]}: {len(plan["files"])} masks, {plan["num_expressions"]} '
+               f'expressions of {plan["num_videos"]} videos{where}')
+    warnings = [f'{len(items)} {kind} missing, e.g. {", ".join(items[:5])}'
+                for kind, items in plan['missing'].items() if items]
+    if plan['extra']:
+        warnings.append(f'left out {len(plan["extra"])} items the split does not list, e.g. '
+                        f'{", ".join(plan["extra"][:5])}')
+    return summary, warnings

@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from tgl_mm.datasets.mevis_io import DataFormatError
-from tgl_mm.evaluation.submission import SubmissionError, pack_mevis_valid
+from tgl_mm.evaluation.submission import SubmissionError, pack_mevis_valid, summarize_pack
 
 
 def main(argv=None) -> int:
@@ -30,15 +30,10 @@ def main(argv=None) -> int:
     except (SubmissionError, DataFormatError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    print(f'{args.zip_path}: {len(plan["files"])} masks, {plan["num_expressions"]} expressions '
-          f'of {plan["num_videos"]} videos')
-    for kind, items in plan['missing'].items():
-        if items:
-            print(f'warning: {len(items)} {kind} missing, e.g. {", ".join(items[:5])}',
-                  file=sys.stderr)
-    if plan['extra']:
-        print(f'warning: left out {len(plan["extra"])} items the split does not list, e.g. '
-              f'{", ".join(plan["extra"][:5])}', file=sys.stderr)
+    summary, warnings = summarize_pack(plan, where='')
+    print(summary)
+    for warning in warnings:
+        print(f'warning: {warning}', file=sys.stderr)
     return 0
 
 
