@@ -6,3 +6,7 @@ _base_ = [
     '../_base_/schedules/schedule_refcoco_6e.py',
     '../_base_/default_runtime.py',
 ]
+
+# single-frame clips read and write no memory: the memory modules get no gradient, which DDP
+# must be told about
+find_unused_parameters = True
