@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 import torch
 
-from .davis_reference import boundary_radius
+from .davis_reference import boundary_radius, f_from_counts
 
 try:
     from . import _davis_jf_kernel
@@ -291,20 +291,9 @@ def _workspace() -> _Workspace:
 
 def _f_measure(counts: np.ndarray, matched: np.ndarray) -> np.ndarray:
     """DAVIS F per frame from boundary pixel counts and matched counts ``(T, 2)`` of (pred, gt),
-    with the same float operations as the definition (so the same bits)."""
-    f = np.empty(counts.shape[0], np.float64)
-    for t, ((n_fg, n_gt), (m_fg, m_gt)) in enumerate(zip(counts.tolist(), matched.tolist())):
-        if n_fg == 0 and n_gt > 0:
-            precision, recall = 1.0, 0.0
-        elif n_fg > 0 and n_gt == 0:
-            precision, recall = 0.0, 1.0
-        elif n_fg == 0 and n_gt == 0:
-            precision, recall = 1.0, 1.0
-        else:
-            precision = m_fg / float(n_fg)
-            recall = m_gt / float(n_gt)
-        f[t] = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
-    return f
+    with the definition's own float operations (:func:`.davis_reference.f_from_counts`)."""
+    return np.array([f_from_counts(n_fg, n_gt, m_fg, m_gt) for (n_fg, n_gt), (m_fg, m_gt)
+                     in zip(counts.tolist(), matched.tolist())], np.float64).reshape(-1)
 
 
 def _runs(idx: np.ndarray, min_gap: int) -> list[tuple[int, int]]:

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 __all__ = ['disk', 'seg2bmap', 'boundary_radius', 'region_similarity_frame',
-           'boundary_f_frame', 'j_and_f_reference']
+           'boundary_f_frame', 'f_from_counts', 'j_and_f_reference']
 
 
 def disk(radius: int) -> np.ndarray:
@@ -88,8 +88,15 @@ def boundary_f_frame(pred: np.ndarray, gt: np.ndarray, bound_th: float = 0.008) 
     gt_boundary = seg2bmap(gt)
     fg_dil = cv2.dilate(fg_boundary.astype(np.uint8), kernel).astype(bool)
     gt_dil = cv2.dilate(gt_boundary.astype(np.uint8), kernel).astype(bool)
-    n_fg = int(np.count_nonzero(fg_boundary))
-    n_gt = int(np.count_nonzero(gt_boundary))
+    return f_from_counts(int(np.count_nonzero(fg_boundary)), int(np.count_nonzero(gt_boundary)),
+                         int(np.count_nonzero(fg_boundary & gt_dil)),
+                         int(np.count_nonzero(gt_boundary & fg_dil)))
+
+
+def f_from_counts(n_fg: int, n_gt: int, m_fg: int, m_gt: int) -> float:
+    """F of one frame from its boundary pixel counts: ``n_fg``/``n_gt`` boundary pixels of the
+    prediction/GT, of which ``m_fg``/``m_gt`` are matched (DAVIS conventions for empty boundaries:
+    none in both: F = 1; in exactly one: F = 0; P + R = 0: F = 0)."""
     if n_fg == 0 and n_gt > 0:
         precision, recall = 1.0, 0.0
     elif n_fg > 0 and n_gt == 0:
@@ -97,8 +104,8 @@ def boundary_f_frame(pred: np.ndarray, gt: np.ndarray, bound_th: float = 0.008) 
     elif n_fg == 0 and n_gt == 0:
         precision, recall = 1.0, 1.0
     else:
-        precision = np.count_nonzero(fg_boundary & gt_dil) / float(n_fg)
-        recall = np.count_nonzero(gt_boundary & fg_dil) / float(n_gt)
+        precision = m_fg / float(n_fg)
+        recall = m_gt / float(n_gt)
     if precision + recall == 0:
         return 0.0
     return 2 * precision * recall / (precision + recall)
