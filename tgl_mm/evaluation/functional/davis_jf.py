@@ -449,7 +449,7 @@ def j_and_f(pred: np.ndarray | torch.Tensor, gt: np.ndarray | torch.Tensor,
             _warned_fallback = True
             warnings.warn('j_and_f: the compiled J&F kernel is not built (no C compiler at '
                           'install time?); using the numpy implementation: same values, '
-                          '2-3x slower. Reinstall with `pip install -e .` to build it.',
+                          'about 3x slower. Reinstall with `pip install -e .` to build it.',
                           stacklevel=2)
         counts = _counts_numpy(pred, gt, radius)
     inter, union = counts[:, 0], counts[:, 1]
