@@ -209,6 +209,18 @@ def test_wide_frames_and_word_boundaries():
     assert_same_as_reference(full, ~full)
 
 
+def test_radius_beyond_the_diagonal():
+    # a tolerance larger than the frame matches every boundary pixel, as a diagonal-sized one
+    # does; it is capped, so it costs no more (the reference cannot even build that disk)
+    rng = np.random.default_rng(9)
+    pred, gt = _random_masks(rng, 3, 12, 10), _random_masks(rng, 3, 12, 10)
+    expected = assert_same_as_reference(pred, gt, 16)  # 16 > sqrt(11^2 + 9^2)
+    for bound_th in (10**6, 0.99):
+        j, f = j_and_f(pred, gt, bound_th)
+        np.testing.assert_array_equal(j, expected[0])
+        np.testing.assert_array_equal(f, expected[1])
+
+
 def test_batching_and_box_splitting_do_not_change_values(monkeypatch):
     rng = np.random.default_rng(7)
     pred = _random_masks(rng, 6, 40, 64) & (rng.random((6, 40, 64)) < 0.2)

@@ -441,7 +441,9 @@ def j_and_f(pred: np.ndarray | torch.Tensor, gt: np.ndarray | torch.Tensor,
     num, height, width = pred.shape
     if height == 0 or width == 0:
         raise ValueError(f'masks have an empty frame size {pred.shape[1:]}')
-    radius = boundary_radius((height, width), bound_th)
+    # a disk reaching past the image diagonal covers the same pixels as one reaching it
+    radius = min(boundary_radius((height, width), bound_th),
+                 math.isqrt((height - 1) ** 2 + (width - 1) ** 2) + 1)
     if impl == 'c':
         counts = _counts_c(pred, gt, radius)
     else:
