@@ -27,8 +27,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(_MSC_VER) /* Windows targets are little-endian */
+#include <intrin.h>
+static inline int64_t lowest_bit(uint64_t x)
+{
+    unsigned long i;
+    _BitScanForward64(&i, x);
+    return (int64_t)i;
+}
+#else
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the J&F kernel assumes a little-endian machine"
+#endif
+static inline int64_t lowest_bit(uint64_t x)
+{
+    return __builtin_ctzll(x);
+}
 #endif
 
 static inline uint64_t load64(const uint8_t *p)
@@ -132,7 +146,7 @@ static int64_t matched_bits(const Work *w, const uint64_t *own, const uint64_t *
         for (int64_t k = 0; k < words_per_row; k++) {
             uint64_t word = row[k];
             while (word) {
-                int64_t c = k * 64 + __builtin_ctzll(word);
+                int64_t c = k * 64 + lowest_bit(word);
                 word &= word - 1;
                 for (int64_t j = 0; j < n_dy; j++) {
                     int64_t ii = i + w->dys[j];
