@@ -203,6 +203,36 @@ def test_batch_forward_loops_over_videos(parts, feats):
     assert out['order'][1] == second['order']
 
 
+def test_batch_with_shared_plans_runs_videos_together(parts, feats):
+    """Videos with the same M+ flags and mask frames run as one batch per frame; the outputs
+    equal the video-by-video ones (and a video with another plan runs on its own)."""
+    _, head = parts
+    head.eval()
+    other = torch.tensor([True, True, False, False, True, True])
+    mplus = torch.stack([MPLUS, other, MPLUS])
+    videos = [feats, {k: [x.flip(0) for x in v] if isinstance(v, list) else v.flip(0)
+                      for k, v in feats.items()},
+              {k: [x.roll(1, 0) for x in v] if isinstance(v, list) else v.roll(1, 0)
+               for k, v in feats.items()}]
+    batched = {k: [torch.cat([vid[k][i] for vid in videos]) for i in range(len(v))]
+               if isinstance(v, list) else torch.cat([vid[k] for vid in videos])
+               for k, v in feats.items()}
+    prompt = torch.randn(3, 2, head.hidden_dim)
+    masks = [{1: torch.rand(64, 64) > 0.7} for _ in range(3)]
+    spy = Spy(head)
+    with torch.no_grad():
+        out = head(batched, mplus, prompt, mask_inputs=masks)
+        calls = len(spy.prompt_tokens)
+        alone = [head.track_video(videos[b], mplus[b], prompt[b], masks[b]) for b in range(3)]
+    for b in range(3):
+        assert torch.allclose(out['mask_logits'][b], alone[b]['mask_logits'], atol=1e-5)
+        assert torch.allclose(out['object_score_logits'][b], alone[b]['object_score_logits'],
+                              atol=1e-5)
+        assert out['order'][b] == alone[b]['order']
+    # videos 0 and 2 share a plan: two batched passes instead of three
+    assert 3 * calls == 2 * (len(spy.prompt_tokens) - calls)
+
+
 def test_absent_object_gives_empty_mask(parts, feats):
     _, head = parts
     head.train()

@@ -198,31 +198,53 @@ class MDPHead(BaseModule):
         if isinstance(features, Mapping) or callable(features):
             if callable(features) and not isinstance(features, Mapping):
                 raise TypeError('a batch needs a feature dict or a list of per-video sources')
-            sources = [slice_features(features, b * num_frames, (b + 1) * num_frames)
-                       for b in range(num_videos)]
+            sources = None
         else:
             sources = list(features)
-        if len(sources) != num_videos:
-            raise ValueError(f'got {len(sources)} feature sources for {num_videos} videos')
+            if len(sources) != num_videos:
+                raise ValueError(f'got {len(sources)} feature sources for {num_videos} videos')
         if text_prompt is not None and text_prompt.shape[0] != num_videos:
             raise ValueError(f'text_prompt has {text_prompt.shape[0]} rows for {num_videos} '
                              'videos')
-        results = [self.track_video(sources[b], mplus[b],
-                                    None if text_prompt is None else text_prompt[b],
-                                    None if mask_inputs is None else mask_inputs[b],
-                                    multimask_output)
-                   for b in range(num_videos)]
-        out: dict[str, Any] = {key: torch.stack([r[key] for r in results])
+        masks = [dict(mask_inputs[b]) if mask_inputs is not None else {}
+                 for b in range(num_videos)]
+        if sources is None:
+            # videos with the same plan run together, one batched pass per frame
+            groups = same_plan_groups(mplus, [sorted(m) for m in masks])
+        else:
+            groups = [[b] for b in range(num_videos)]
+        results: dict[int, dict] = {}
+        for group in groups:
+            if sources is None:
+                rows = torch.as_tensor([[b * num_frames + t for b in group]
+                                        for t in range(num_frames)])
+                source = lambda t, rows=rows: slice_rows(features, rows[t])
+            else:
+                source = sources[group[0]]
+            prompt = None if text_prompt is None else text_prompt[group]
+            group_masks = {t: torch.stack([torch.as_tensor(masks[b][t]) for b in group])
+                           for t in masks[group[0]]}
+            out = self.track_video(source, mplus[group[0]], prompt, group_masks,
+                                   multimask_output, num_videos=len(group))
+            for i, b in enumerate(group):
+                results[b] = {key: (value[i] if key in FRAME_KEYS else value)
+                              for key, value in out.items()}
+        out: dict[str, Any] = {key: torch.stack([results[b][key] for b in range(num_videos)])
                                for key in FRAME_KEYS if key in results[0]}
-        out['order'] = [r['order'] for r in results]
+        out['order'] = [results[b]['order'] for b in range(num_videos)]
         return out
 
     def track_video(self, features: FeatureSource, mplus: Tensor | Sequence[bool],
                     text_prompt: Tensor | Callable[[int], Tensor | None] | None = None,
                     mask_inputs: Mapping[int, Tensor] | None = None,
-                    multimask_output: bool | None = None) -> dict[str, Any]:
+                    multimask_output: bool | None = None,
+                    num_videos: int | None = None) -> dict[str, Any]:
         """Run one clip or video and stack the per-frame outputs in frame order (arguments as
         :meth:`iter_video`).
+
+        ``num_videos=N`` runs N videos that share ``mplus`` and mask frames in one batched pass
+        (features, prompts and masks with a leading dim N, see :meth:`iter_video`); every output
+        tensor then has a leading dim N: (N, T, ...).
 
         Returns:
             - ``mask_logits`` (T, 1, S/4, S/4): low-res mask logits, SAM2 semantics (set to
@@ -244,8 +266,13 @@ class MDPHead(BaseModule):
             frames[t] = out
             order.append(t)
         result: dict[str, Any] = {
-            key: torch.cat([frames[t][key] for t in range(len(frames))])
+            key: torch.stack([frames[t][key] for t in range(len(frames))], dim=1)
             for key in FRAME_KEYS if key in frames[0]}
+        if num_videos is None:
+            result = {key: value[0] for key, value in result.items()}
+        elif result['mask_logits'].shape[0] != num_videos:
+            raise ValueError(f'num_videos={num_videos} but the features hold '
+                             f'{result["mask_logits"].shape[0]} videos')
         result['order'] = order
         return result
 
@@ -258,6 +285,10 @@ class MDPHead(BaseModule):
         Memory stays bounded: frame features are requested one at a time (``features(t)`` when a
         callable is given) and dropped after the frame; memories are released once no later
         frame reads them. Outputs have :meth:`track_video`'s keys with a leading dim of 1.
+
+        N videos that share ``mplus`` and the mask frames run as one batch when the features of
+        each frame have batch size N, the prompt is (N, P, C) and each mask (N, H, W); outputs
+        then have a leading dim of N.
 
         Args:
             features: :data:`FeatureSource` (the image-encoder output dict of the T frames, or
@@ -299,17 +330,18 @@ class MDPHead(BaseModule):
             return None
         if prompt.dim() == 2:
             prompt = prompt[None]
-        if prompt.dim() != 3 or prompt.shape[0] != 1 or prompt.shape[-1] != self.hidden_dim:
-            raise ValueError(f'text_prompt must be (P, {self.hidden_dim}) or (1, P, '
-                             f'{self.hidden_dim}) for one video, got {tuple(prompt.shape)}')
+        if prompt.dim() != 3 or prompt.shape[-1] != self.hidden_dim:
+            raise ValueError(f'text_prompt must be (P, {self.hidden_dim}) or (N, P, '
+                             f'{self.hidden_dim}) for N videos, got {tuple(prompt.shape)}')
         return prompt
 
     def _prepare_mask(self, mask: Tensor) -> Tensor:
-        """A (H, W) mask as SAM2VideoPredictor.add_new_mask prepares it: (1, 1, S, S) float."""
+        """A (H, W) mask (or N masks (N, H, W)) as SAM2VideoPredictor.add_new_mask prepares it:
+        (N, 1, S, S) float."""
         mask = torch.as_tensor(mask)
-        if mask.dim() != 2:
-            raise ValueError(f'mask inputs must be (H, W), got {tuple(mask.shape)}')
-        mask = mask[None, None].float()
+        if mask.dim() not in (2, 3):
+            raise ValueError(f'mask inputs must be (H, W) or (N, H, W), got {tuple(mask.shape)}')
+        mask = (mask[None] if mask.dim() == 2 else mask)[:, None].float()
         size = self.image_size
         if mask.shape[-2:] != (size, size):
             mask = F.interpolate(mask, size=(size, size), mode='bilinear', align_corners=False,
@@ -329,9 +361,6 @@ class MDPHead(BaseModule):
         else:
             feats = features(t)
         fpn = list(feats['backbone_fpn'])
-        if fpn[-1].shape[0] != 1:
-            raise ValueError(f'features of frame {t} must have batch size 1, got '
-                             f'{fpn[-1].shape[0]}')
         decoder = self.sam2.sam_mask_decoder
         if self.sam2.use_high_res_features_in_sam:
             fpn[0] = decoder.conv_s0(fpn[0])
@@ -345,10 +374,10 @@ class MDPHead(BaseModule):
         sam = self.sam2
         vision_feats, vision_pos, sizes = feats
         hidden, (h, w) = self.hidden_dim, sizes[-1]
-        high_res = [x.permute(1, 2, 0).view(1, x.size(2), *s)
+        high_res = [x.permute(1, 2, 0).view(x.size(1), x.size(2), *s)
                     for x, s in zip(vision_feats[:-1], sizes[:-1])] or None
         if mask is not None:
-            pix = vision_feats[-1].permute(1, 2, 0).view(1, hidden, h, w)
+            pix = vision_feats[-1].permute(1, 2, 0).view(-1, hidden, h, w)
             _, _, ious, low, _, obj_ptr, score = sam._use_mask_as_output(pix, high_res,
                                                                          mask.to(pix.device))
             out = dict(mask_logits=low, mask_logits_ungated=low, object_score_logits=score,
@@ -442,13 +471,29 @@ def gate_absent_object(mask_logits: Tensor, object_score_logits: Tensor) -> Tens
 
 def slice_features(features: Mapping[str, Any], start: int, stop: int) -> dict[str, Any]:
     """Frames ``[start, stop)`` of an image-encoder output dict (tensors and lists of tensors)."""
+    return slice_rows(features, slice(start, stop))
+
+
+def slice_rows(features: Mapping[str, Any], rows: slice | Tensor) -> dict[str, Any]:
+    """Rows ``rows`` (a slice or an index tensor) of an image-encoder output dict (tensors and
+    lists of tensors)."""
     out = {}
     for key, value in features.items():
         if isinstance(value, Tensor):
-            out[key] = value[start:stop]
+            out[key] = value[rows]
         elif isinstance(value, (list, tuple)):
-            out[key] = [v[start:stop] for v in value]
+            out[key] = [v[rows] for v in value]
     return out
+
+
+def same_plan_groups(mplus: Tensor, mask_frames: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Videos of a batch grouped by identical plans: same M+ flags (B, T) and mask frames.
+
+    Returns lists of video indices, each in increasing order, groups ordered by first index."""
+    groups: dict[tuple, list[int]] = {}
+    for b, (flags, frames) in enumerate(zip(mplus.tolist(), mask_frames)):
+        groups.setdefault((tuple(flags), tuple(frames)), []).append(b)
+    return list(groups.values())
 
 
 def upsample_mask_logits(mask_logits: Tensor, size: int | tuple[int, int]) -> Tensor:
