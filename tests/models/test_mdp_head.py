@@ -9,6 +9,7 @@ from sam2.sam2_video_predictor import SAM2VideoPredictor
 
 from tgl_mm.models.backbones.sam2_image_encoder import SAM2ImageEncoder
 from tgl_mm.models.heads.mdp_head import MDPHead, postprocess_mask_logits, slice_features
+from tgl_mm.models.heads.memory_bank import spatial_memory_frames
 from tgl_mm.models.utils.sam2_checkpoint import load_sam2_part
 from tgl_mm.registry import MODELS
 
@@ -303,3 +304,43 @@ def test_text_prompt_per_frame_callable(parts, feats):
         fixed = head.track_video(feats, MPLUS, prompt)
     assert sorted(asked) == [1, 2, 4]
     assert torch.equal(lazy['mask_logits'], fixed['mask_logits'])
+
+
+@pytest.mark.parametrize('mask_frames', [(), (3,)])
+def test_spatial_memory_frames_match_what_memory_attention_reads(mask_frames, parts, feats):
+    """spatial_memory_frames names, in order, the memories whose features SAM2's memory attention
+    receives (identified by the stored memory features themselves)."""
+    _, head = parts
+    head.train()
+    sam = head.sam2
+    written = []
+    encode = sam._encode_new_memory
+
+    def record_write(**kwargs):
+        mem, pos = encode(**kwargs)
+        written.append(mem.flatten(2).permute(2, 0, 1))     # (HW, B, C) as memory attention
+        return mem, pos
+
+    seen = []
+    sam._encode_new_memory = record_write
+    handle = sam.memory_attention.register_forward_pre_hook(
+        lambda m, args, kwargs: seen.append((kwargs['memory'], kwargs['num_obj_ptr_tokens'])),
+        with_kwargs=True)
+    masks = {t: torch.rand(64, 64) > 0.6 for t in mask_frames}
+    try:
+        with torch.no_grad():
+            head.track_video(feats, MPLUS, torch.randn(1, 2, head.hidden_dim), masks)
+    finally:
+        handle.remove()
+        del sam._encode_new_memory
+    steps = head.plan(MPLUS, mask_frames=list(masks))
+    writers = [s.frame for s in steps if s.write and s.frame not in s.release]
+    cond = {s.frame for s in steps if s.cond}
+    readers = [s for s in steps if s.reads]
+    assert len(seen) == len(readers) and len(written) == len(writers)
+    tokens = written[0].shape[0]
+    for step, (memory, num_ptr) in zip(readers, seen):
+        spatial = memory[:memory.shape[0] - num_ptr]
+        chunks = spatial.split(tokens)
+        got = [next(f for f, w in zip(writers, written) if torch.equal(w, c)) for c in chunks]
+        assert got == spatial_memory_frames(step.reads, cond, sam.num_maskmem)

@@ -6,7 +6,7 @@ Importing this package registers every dataset (``DATASETS``) and transform / fr
 from . import samplers, transforms  # noqa: F401  (register)
 from .base_rvos_dataset import BaseRVOSDataset
 from .mask_store import RLEStore
-from .mevis import MeViSDataset
+from .mevis import MeViSDataset, MeViSObjectTracks
 from .mevis_io import DataFormatError, ExpressionMeta, VideoMeta
 from .moments import ExpressionMoments, MomentFile, load_moments, validate_moments
 from .ref_davis17 import RefDAVIS17Dataset
@@ -24,8 +24,9 @@ from .transforms import (
 )
 
 __all__ = [
-    'BaseRVOSDataset', 'MeViSDataset', 'RefYouTubeVOSDataset', 'RefDAVIS17Dataset',
-    'RefCOCODataset', 'RLEStore', 'DataFormatError', 'ExpressionMeta', 'VideoMeta',
+    'BaseRVOSDataset', 'MeViSDataset', 'MeViSObjectTracks', 'RefYouTubeVOSDataset',
+    'RefDAVIS17Dataset', 'RefCOCODataset', 'RLEStore', 'DataFormatError', 'ExpressionMeta',
+    'VideoMeta',
     'ExpressionMoments', 'MomentFile', 'load_moments', 'validate_moments',
     'MomentAwareFrameSampler', 'RandomFrameSampler', 'AllFramesSampler', 'LoadVideoFrames',
     'LoadExpressionMasks', 'ObjectSelectiveSupervision', 'VideoResizePad', 'VideoRandomFlip',

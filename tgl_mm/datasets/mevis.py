@@ -97,3 +97,33 @@ class MeViSDataset(BaseRVOSDataset):
             rows.append(self._anno_rows[anno_id])
         return dict(mask_source='rle', mask_rows=rows, anno_ids=list(exp.anno_ids),
                     mask_file=self.mask_file)
+
+
+def object_tracks(videos: dict[str, VideoMeta]) -> dict[str, VideoMeta]:
+    """The same videos with one pseudo-expression per annotated object instead of the
+    sentences: ``exp_id`` ``'track_<anno_id>'``, text ``'object <obj_id>'`` (objects in the
+    order their ``anno_id`` first appears)."""
+    out = {}
+    for vid, video in videos.items():
+        tracks: dict[str, ExpressionMeta] = {}
+        for exp in video.expressions.values():
+            for obj_id, anno_id in zip(exp.obj_ids, exp.anno_ids):
+                key = f'track_{anno_id}'
+                if key not in tracks:
+                    tracks[key] = ExpressionMeta(exp_id=key, text=f'object {obj_id}',
+                                                 obj_ids=(obj_id,), anno_ids=(anno_id,))
+        out[vid] = VideoMeta(video_id=vid, frames=video.frames, expressions=tracks)
+    return out
+
+
+@DATASETS.register_module()
+class MeViSObjectTracks(MeViSDataset):
+    """Every annotated object of a MeViS-layout split as one sample (``exp_id``
+    ``track_<anno_id>``), for class-agnostic tracking evaluation (stage 0,
+    :class:`~tgl_mm.evaluation.metrics.TrackingMetric`); moments and sentences are unused."""
+
+    METAINFO = dict(dataset_name='mevis_tracks')
+    WARN_WITHOUT_MOMENTS = False
+
+    def load_videos(self) -> dict[str, VideoMeta]:
+        return object_tracks(super().load_videos())

@@ -167,3 +167,23 @@ def present_memories(t: int, reads: Sequence[tuple[int, int]], cond: set[int],
         else:
             out['non_cond_frame_outputs'][v + sign * offset] = bank[p]
     return v, reverse, out
+
+
+def spatial_memory_frames(reads: Sequence[tuple[int, int]], cond: set[int],
+                          num_maskmem: int) -> list[int]:
+    """The memory frames whose spatial features frame ``reads`` presents to memory attention, in
+    the order ``SAM2Base._prepare_memory_conditioned_features`` concatenates them after
+    :func:`present_memories`: the conditioning entries first (in ``reads`` order, nearest first),
+    then the other entries with offset ``<= num_maskmem - 1``, farthest first (SAM2's ``t_pos``
+    1 .. ``num_maskmem - 1``). Entries read at larger offsets give only object pointers.
+
+    Args:
+        reads: :attr:`MDPStep.reads` of the frame.
+        cond: conditioning frames.
+        num_maskmem: SAM2's ``num_maskmem`` (7: the conditioning memory plus 6 nearest).
+    """
+    conds = [p for p, _ in reads if p in cond]
+    others = sorted(((o, p) for p, o in reads if p not in cond and o <= num_maskmem - 1),
+                    reverse=True)
+    return conds + [p for _, p in others]
+
