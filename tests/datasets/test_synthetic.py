@@ -297,3 +297,14 @@ def test_random_video_in_memory():
     assert np.array_equal(again[1], frames) and np.array_equal(again[2], masks)
     with pytest.raises(ValueError, match='unknown scene kind'):
         make_scene(np.random.default_rng(0), 64, 48, 10, kind='dance')
+
+
+def test_dataset_points_the_metric_at_the_families_file(synth, fx):
+    """MeViSDataset tells the evaluator (dataset_meta) where the families file is."""
+    out, _ = synth
+    ds = MeViSDataset(str(out), 'valid_u', fx.TEST_PIPELINE, test_mode=True,
+                      moment_file='moments/valid_u.json')
+    assert ds.metainfo['families_file'] == str(out / 'valid_u' / 'expression_families.json')
+    public = MeViSDataset(str(out), 'valid', fx.TEST_PIPELINE, test_mode=True,
+                          moment_file='moments/valid.json')
+    assert public.metainfo['families_file'] is None
