@@ -6,6 +6,7 @@ import runpy
 
 import numpy as np
 import pytest
+import torch
 
 from tgl_mm.datasets import MeViSDataset
 from tgl_mm.datasets.moments import check_moment_file, spans_to_mask
@@ -308,3 +309,41 @@ def test_dataset_points_the_metric_at_the_families_file(synth, fx):
     public = MeViSDataset(str(out), 'valid', fx.TEST_PIPELINE, test_mode=True,
                           moment_file='moments/valid.json')
     assert public.metainfo['families_file'] is None
+
+
+def test_swap_partner_rule():
+    from tgl_mm.datasets.sentence_swap import swap_partner
+    objs, texts = [[0], [0, 1], [2], [1]], ['a', 'b', 'c', 'd']
+    assert [swap_partner(i, objs, texts) for i in range(4)] == [2, 2, 3, 0]
+    assert swap_partner(0, [[0], [1]], ['the dog', 'The  dog']) is None   # same sentence
+    assert swap_partner(0, [[0]], ['a']) is None
+
+
+def test_sentence_swap_dataset(synth, fx):
+    """swap_sentences: each sample gets the sentence of an expression of its video with
+    disjoint objects and keeps its own masks and moments; the others are dropped and counted."""
+    out, _ = synth
+    kw = dict(test_mode=True, moment_file='moments/valid_u.json')
+    own = MeViSDataset(str(out), 'train', fx.TEST_PIPELINE, **kw | dict(
+        moment_file='moments/train.json'))
+    swapped = MeViSDataset(str(out), 'train', fx.TEST_PIPELINE, swap_sentences=True,
+                           **kw | dict(moment_file='moments/train.json'))
+    meta = _json(out / 'train' / 'meta_expressions.json')
+    counts = swapped.metainfo['sentence_swap']
+    assert counts['swapped'] == len(swapped) and counts['swapped'] > 0
+    assert counts['swapped'] + counts['dropped'] == len(own)
+    index = {(i['video_id'], i['exp_id']): k for k, i in
+             enumerate(own.get_data_info(k) for k in range(len(own)))}
+    for k in range(len(swapped)):
+        info = swapped.get_data_info(k)
+        exps = meta[info['video_id']]['expressions']
+        partner = exps[info['swapped_from']]
+        assert info['text'] == partner['exp'] != exps[info['exp_id']]['exp']
+        assert set(partner['obj_id']).isdisjoint(exps[info['exp_id']]['obj_id'])
+        a = swapped[k]['data_samples']
+        b = own[index[(info['video_id'], info['exp_id'])]]['data_samples']
+        assert a.metainfo['text'] == partner['exp']
+        assert torch.equal(a.gt_masks, b.gt_masks) and torch.equal(a.gt_mplus, b.gt_mplus)
+    with pytest.raises(ValueError, match='sentence swap needs the referred objects'):
+        MeViSDataset(str(out), 'valid', fx.TEST_PIPELINE, swap_sentences=True,
+                     **kw | dict(moment_file='moments/valid.json'))

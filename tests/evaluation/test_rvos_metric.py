@@ -247,3 +247,12 @@ def test_families_file_errors_name_the_expression(tmp_path):
     with pytest.raises(ValueError, match=r"video 'vid0', expression '0', field family"):
         RVOSMetric(save_breakdown=False, families_file=str(path)).compute_metrics(
             metric.results)
+
+
+def test_report_carries_the_sentence_swap_counts(tmp_path):
+    metric = RVOSMetric(breakdown_dir=str(tmp_path))
+    metric.dataset_meta = dict(sentence_swap=dict(swapped=2, dropped=1))
+    metric.process(None, random_samples(seed=7, n=2))
+    metric.compute_metrics(metric.results)
+    report = json.loads((tmp_path / 'rvos_report.json').read_text())
+    assert report['sentence_swap'] == {'swapped': 2, 'dropped': 1}

@@ -179,6 +179,17 @@ class RVOSMetric(BaseMetric):
             return self.families_file
         return (self.dataset_meta or {}).get('families_file')
 
+    def _report_extra(self, per_family: dict[str, dict]) -> dict:
+        """Report fields beyond the summary: per-family figures and the dataset's sentence-swap
+        counts (when present)."""
+        extra = {}
+        if per_family:
+            extra['per_family'] = per_family
+        swap = (self.dataset_meta or {}).get('sentence_swap')
+        if swap:
+            extra['sentence_swap'] = swap
+        return extra
+
     def _per_family(self, records: list[dict]) -> dict[str, dict]:
         """Attach each record's family and summarise per family (empty without a file)."""
         path = self._families_path()
@@ -237,7 +248,7 @@ class RVOSMetric(BaseMetric):
                           'breakdown not written', logger='current', level=logging.WARNING)
             else:
                 paths = write_report(out_dir / 'rvos_report.json', records, summary,
-                                     extra={'per_family': per_family} if per_family else None)
+                                     extra=self._report_extra(per_family))
                 print_log(f'RVOSMetric: per-expression breakdown in {paths["json"]}, '
                           f'{paths["expressions_csv"]}, {paths["videos_csv"]}', logger='current')
         if self.format_only:
