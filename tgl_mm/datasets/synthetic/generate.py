@@ -6,7 +6,8 @@ Output (``out_dir``)::
     train/expression_families.json       ({"videos": {video: {exp_id: family}}}, family one of
                                          appearance / event / motion)
     train/objects.json                   (synthetic-only: per video per obj_id its shape,
-                                         colour and event kind, see :func:`object_attributes`)
+                                         colour, event kind and anno_id, see
+                                         :func:`object_attributes`)
     valid_u/...                          (same as train)
     valid/JPEGImages/..., valid/meta_expressions.json   (expression text only; no masks)
     valid_gt/meta_expressions.json, valid_gt/mask_dict.json, valid_gt/moments.json,
@@ -140,7 +141,8 @@ def _write_split(root: Path, split: str, n_videos: int, seed: int, width: int, h
                 stats['objects_differing_moments'] += 1
         meta[vid] = {'frames': names, 'expressions': exps}
         families[vid] = fams
-        objects[vid] = {str(o.obj_id): object_attributes(o) for o in scene.objects}
+        objects[vid] = {str(o.obj_id): dict(object_attributes(o), anno_id=anno_of[o.obj_id])
+                        for o in scene.objects}
         stats['scene_kinds'][scene.kind] = stats['scene_kinds'].get(scene.kind, 0) + 1
         moments[vid] = exp_moments
         num_frames[vid] = scene.num_frames
