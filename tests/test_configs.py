@@ -262,6 +262,13 @@ def test_config_builds(rel_path, tmp_path, session_dir, synthetic_mevis):
     assert built, f'{rel_path} defines nothing that could be built'
 
 
+@pytest.mark.parametrize('rel_path', [c for c in CONFIGS if '_base_' not in Path(c).parts])
+def test_every_config_has_a_default_seed(rel_path):
+    from tgl_mm.engine import load_config
+    seed = load_config(REPO / rel_path).get('randomness', {}).get('seed')
+    assert isinstance(seed, int), f'{rel_path}: randomness.seed is {seed!r}'
+
+
 def test_every_config_is_covered():
     assert 'configs/_base_/default_runtime.py' in CONFIGS
     assert len(CONFIGS) >= 4

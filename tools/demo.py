@@ -1,12 +1,20 @@
 """`make demo`: synthetic MeViS-M -> train the tiny TGL model -> test it -> print a J&F table.
 
 Every step is one of the project's own commands, run as a subprocess and echoed, so the demo
-shows exactly what a user types:
+shows exactly what a user types. The steps (:data:`STEPS`, run in order; add one by inserting a
+:class:`Step` into the list):
 
-1. ``tools/data/make_synthetic_mevis_m.py`` (skipped when the data already exists),
-2. ``tools/train.py configs/tgl/tgl_tiny_synthetic.py`` (CPU, a few minutes),
-3. ``tools/test.py ... --grounding oracle`` and ``--grounding none`` on synthetic ``valid_u``,
-   then the J, F, J&F of both (from each run's ``rvos_report.json``).
+1. ``data``: ``tools/data/make_synthetic_mevis_m.py`` (skipped when the data already exists),
+2. ``train``: ``tools/train.py configs/tgl/tgl_tiny_synthetic.py`` (CPU, a few minutes),
+3. ``test``: ``tools/test.py ... --grounding oracle`` and ``--grounding none`` on synthetic
+   ``valid_u``,
+4. ``swap``: ``tools/test.py ... --grounding oracle`` with every sentence swapped for that of
+   another expression of the same video referring to other objects
+   (``test_dataloader.dataset.swap_sentences=True``),
+
+then a table of J&F per expression family (appearance / event / motion / all) for each
+grounding, read from each run's ``rvos_report.json``, and the *swap gap*: J&F with the own
+sentence minus J&F with the swapped one, on the expressions that have a swap partner.
 """
 from __future__ import annotations
 
@@ -16,11 +24,46 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = 'configs/tgl/tgl_tiny_synthetic.py'
 GROUNDINGS = ('oracle', 'none')
+SWAP_GROUNDING = 'oracle'
+FAMILY_COLUMNS = ('appearance', 'event', 'motion')
+
+
+@dataclass
+class Context:
+    """What the steps share: arguments, the Python to run, and what earlier steps produced."""
+
+    args: argparse.Namespace
+    python: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    checkpoint: str | None = None
+    reports: dict[str, tuple[dict, float]] = field(default_factory=dict)   # run -> (report, s)
+
+    @property
+    def work(self) -> Path:
+        return Path(self.args.work_dir)
+
+    @property
+    def data_options(self) -> list[str]:
+        root = self.args.data_root
+        return [f'{loader}.dataset.data_root={root}'
+                for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+
+
+@dataclass
+class Step:
+    """One stage of the demo: ``run(ctx)`` does the work and records into ``ctx``."""
+
+    name: str
+    run: Callable[[Context], None]
 
 
 def run(cmd: list[str]) -> float:
@@ -41,39 +84,109 @@ def latest_report(work_dir: Path) -> dict:
     return json.loads(reports[-1].read_text())
 
 
+# ------------------------------------------------------------------------------ steps
+def step_data(ctx: Context) -> None:
+    ctx.seconds['data'] = run([ctx.python, 'tools/data/make_synthetic_mevis_m.py', '--out-dir',
+                               ctx.args.data_root, '--skip-existing'])
+
+
+def step_train(ctx: Context) -> None:
+    ctx.seconds['train'] = run([ctx.python, 'tools/train.py', CONFIG, '--work-dir',
+                                str(ctx.work), '--cfg-options', *ctx.data_options,
+                                *ctx.args.cfg_options])
+    ctx.checkpoint = (REPO / ctx.work / 'last_checkpoint').read_text().strip()
+
+
+def _test(ctx: Context, name: str, grounding: str, extra: Sequence[str] = ()) -> None:
+    if ctx.checkpoint is None:
+        sys.exit('[demo] no checkpoint to test: the train step did not run')
+    test_dir = ctx.work / f'test_{name}'
+    seconds = run([ctx.python, 'tools/test.py', CONFIG, ctx.checkpoint, '--work-dir',
+                   str(test_dir), '--grounding', grounding, '--cfg-options', *ctx.data_options,
+                   *extra])
+    ctx.reports[name] = (latest_report(REPO / test_dir), seconds)
+
+
+def step_test(ctx: Context) -> None:
+    for grounding in GROUNDINGS:
+        _test(ctx, grounding, grounding)
+
+
+def step_swap(ctx: Context) -> None:
+    _test(ctx, f'{SWAP_GROUNDING}_swapped', SWAP_GROUNDING,
+          ['test_dataloader.dataset.swap_sentences=True'])
+
+
+STEPS: list[Step] = [Step('data', step_data), Step('train', step_train),
+                     Step('test', step_test), Step('swap', step_swap)]
+
+
+# ------------------------------------------------------------------------------ table
+def _key(rec: dict) -> tuple[str, str]:
+    return str(rec['video_id']), str(rec['exp_id'])
+
+
+def family_jf(report: dict, keys: set[tuple[str, str]] | None = None) -> dict[str, float | None]:
+    """Mean J&F of a report's expressions per family and ``all`` (only ``keys`` if given;
+    ``None`` where a family has no expression)."""
+    recs = [r for r in report['per_expression'] if r.get('J&F') is not None
+            and (keys is None or _key(r) in keys)]
+    out: dict[str, float | None] = {}
+    for fam in FAMILY_COLUMNS:
+        vals = [r['J&F'] for r in recs if r.get('family') == fam]
+        out[fam] = float(np.mean(vals)) if vals else None
+    out['all'] = float(np.mean([r['J&F'] for r in recs])) if recs else None
+    return out
+
+
+def swap_gap(own: dict, swapped: dict) -> dict[str, float | None]:
+    """J&F with the own sentence minus with the swapped one, per family, on the expressions
+    the swapped run kept."""
+    keys = {_key(r) for r in swapped['per_expression']}
+    a, b = family_jf(own, keys), family_jf(swapped)
+    return {k: None if a[k] is None or b[k] is None else a[k] - b[k] for k in a}
+
+
+def _row(label: str, values: dict[str, float | None], tail: str = '') -> str:
+    cells = ''.join(f' {"-":>10}' if values[k] is None else f' {round(values[k], 1) + 0.0:10.1f}'
+                    for k in (*FAMILY_COLUMNS, 'all'))   # + 0.0: no "-0.0"
+    return f'{label:<16}{cells}{tail}'
+
+
+def format_table(reports: dict[str, tuple[dict, float]]) -> str:
+    """The demo's J&F table: one row per grounding, then the swapped run and the swap gap."""
+    lines = [f'{"J&F":<16}' + ''.join(f' {c:>10}' for c in (*FAMILY_COLUMNS, 'all'))
+             + f' {"M+ cov":>7} {"test s":>7}']
+    for name, (report, seconds) in reports.items():
+        lines.append(_row(name, family_jf(report),
+                          f' {report.get("pred_mplus_coverage", 0.0):6.1f}% {seconds:7.0f}'))
+    swapped = f'{SWAP_GROUNDING}_swapped'
+    if swapped in reports and SWAP_GROUNDING in reports:
+        report = reports[swapped][0]
+        lines.append(_row('swap gap', swap_gap(reports[SWAP_GROUNDING][0], report)))
+        counts = report.get('sentence_swap')
+        if counts:
+            lines.append(f'(swap: {counts["swapped"]} expressions with a partner; '
+                         f'{counts["dropped"]} without one are left out of the swapped run and '
+                         'of the gap)')
+    return '\n'.join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--data-root', default='data/synthetic_mevis_m')
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                         help='passed to tools/train.py (e.g. train_cfg.max_iters=100)')
-    args = parser.parse_args(argv)
-    py = sys.executable
-    data = ['train_dataloader.dataset.data_root=' + args.data_root,
-            'val_dataloader.dataset.data_root=' + args.data_root,
-            'test_dataloader.dataset.data_root=' + args.data_root]
-    work = Path(args.work_dir)
-
-    t_data = run([py, 'tools/data/make_synthetic_mevis_m.py', '--out-dir', args.data_root,
-                  '--skip-existing'])
-    t_train = run([py, 'tools/train.py', CONFIG, '--work-dir', str(work),
-                   '--cfg-options', *data, *args.cfg_options])
-    checkpoint = (REPO / work / 'last_checkpoint').read_text().strip()
-    rows = []
-    for grounding in GROUNDINGS:
-        test_dir = work / f'test_{grounding}'
-        t_test = run([py, 'tools/test.py', CONFIG, checkpoint, '--work-dir', str(test_dir),
-                      '--grounding', grounding, '--cfg-options', *data])
-        report = latest_report(REPO / test_dir)
-        rows.append((grounding, report, t_test))
-
-    print('\n[demo] tiny TGL on synthetic MeViS-M valid_u '
-          f'({rows[0][1]["num_expressions"]} expressions)')
-    print(f'{"grounding":<10} {"J":>6} {"F":>6} {"J&F":>6} {"M+ coverage":>12} {"test s":>7}')
-    for grounding, report, seconds in rows:
-        print(f'{grounding:<10} {report["J"]:6.1f} {report["F"]:6.1f} {report["J&F"]:6.1f} '
-              f'{report["pred_mplus_coverage"]:11.1f}% {seconds:7.0f}')
-    print(f'[demo] data {t_data:.0f} s, training {t_train:.0f} s; checkpoint {checkpoint}')
+    ctx = Context(parser.parse_args(argv), sys.executable)
+    for step in STEPS:
+        step.run(ctx)
+    first = next(iter(ctx.reports.values()))[0]
+    print(f'\n[demo] tiny TGL on synthetic MeViS-M valid_u ({first["num_expressions"]} '
+          'expressions)')
+    print(format_table(ctx.reports))
+    print(f'[demo] data {ctx.seconds.get("data", 0):.0f} s, training '
+          f'{ctx.seconds.get("train", 0):.0f} s; checkpoint {ctx.checkpoint}')
 
 
 if __name__ == '__main__':

@@ -22,6 +22,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--amp', action='store_true',
         help='mixed precision: fp16 AmpOptimWrapper on CUDA, bf16 autocast on CPU')
+    parser.add_argument('--seed', type=int, default=None,
+                        help='random seed (default: the config\'s randomness.seed, 0 in '
+                        'default_runtime.py); logged under "Runtime environment"')
+    parser.add_argument('--deterministic', action='store_true',
+                        help='deterministic algorithms (torch.use_deterministic_algorithms; '
+                        'slower on GPUs)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
         help='override config entries, e.g. train_cfg.max_iters=10 '
@@ -38,7 +44,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
     apply_train_args(cfg, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
-                     launcher=args.launcher)
+                     launcher=args.launcher, seed=args.seed, deterministic=args.deterministic)
     with launch_session(cfg):
         runner = build_runner(cfg)
         runner.train()

@@ -26,5 +26,9 @@ visualizer = dict(type='RVOSLocalVisualizer', vis_backends=vis_backends, name='v
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 log_level = 'INFO'
 
+# a fixed default seed (python, numpy, torch; mmengine logs it under "Runtime environment");
+# `tools/train.py --seed N [--deterministic]` overrides it
+randomness = dict(seed=0, deterministic=False)
+
 load_from = None  # initialise from this checkpoint (weights only)
 resume = False  # `tools/train.py --resume [PATH]`

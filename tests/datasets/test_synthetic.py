@@ -1,4 +1,4 @@
-"""The synthetic MeViS-M generator: layout, determinism, validity, temporal grounding."""
+"""The synthetic MeViS-M generator: layout, determinism, validity, families, temporal grounding."""
 from __future__ import annotations
 
 import json
@@ -6,11 +6,20 @@ import runpy
 
 import numpy as np
 import pytest
+import torch
 
 from tgl_mm.datasets import MeViSDataset
 from tgl_mm.datasets.moments import check_moment_file, spans_to_mask
-from tgl_mm.datasets.synthetic import make_scene, make_synthetic_mevis_m, render
-from tgl_mm.datasets.synthetic.scene import EXITS, MOVES, shape_mask
+from tgl_mm.datasets.synthetic import make_scene, make_synthetic_mevis_m, random_video, render
+from tgl_mm.datasets.synthetic.scene import (
+    EVENT_LENGTH,
+    EVENTS,
+    EXITS,
+    FAMILIES,
+    GROW_FACTOR,
+    MOVES,
+    shape_mask,
+)
 
 SMALL = dict(num_videos=5, num_valid_u=2, num_valid=2, size=64, min_frames=10, max_frames=12,
              progress=False, log=None)
@@ -107,11 +116,13 @@ def test_temporal_grounding_matters():
     n_partial = n_multi_diff = n_leave = n_lookalike_exps = 0
     for seed in range(40):
         rng = np.random.default_rng(seed)
-        scene = make_scene(rng, 96, 72, 24)
+        scene = make_scene(rng, 96, 72, 24, kind='motion')
         _, masks = render(scene, rng)
         yy, xx = np.mgrid[0:72, 0:96].astype(np.float64) + 0.5
         objs = {o.obj_id: o for o in scene.objects}
         for exp in scene.expressions:
+            if exp.family != 'motion':
+                continue
             union = np.zeros(scene.num_frames, bool)
             for oid in exp.obj_ids:
                 o = objs[oid]
@@ -154,3 +165,185 @@ def test_short_videos_get_valid_moments(tmp_path):
     for split in ('train', 'valid_u'):
         check_moment_file(out / 'moments' / f'{split}.json',
                           out / split / 'meta_expressions.json')
+
+
+def _json(path):
+    return json.loads(path.read_text())['videos']
+
+
+def test_families_and_objects_files(synth):
+    """Every expression of meta_expressions.json has a family, every object its attributes;
+    the public valid folder holds neither; info.json counts the families."""
+    out, info = synth
+    for split, folder in (('train', 'train'), ('valid_u', 'valid_u'), ('valid', 'valid_gt')):
+        meta = _json(out / folder / 'meta_expressions.json')
+        fams = _json(out / folder / 'expression_families.json')
+        objs = _json(out / folder / 'objects.json')
+        assert fams.keys() == meta.keys() == objs.keys()
+        counts = dict.fromkeys(FAMILIES, 0)
+        for vid, m in meta.items():
+            assert fams[vid].keys() == m['expressions'].keys()
+            for exp_id, exp in m['expressions'].items():
+                family = fams[vid][exp_id]
+                counts[family] += 1
+                referred = [objs[vid][str(o)] for o in exp['obj_id']]
+                if family == 'appearance':    # every object of that look, and no other
+                    looks = {(o['shape'], o['color']) for o in referred}
+                    assert len(looks) == 1
+                    same = [k for k, o in objs[vid].items()
+                            if (o['shape'], o['color']) in looks]
+                    assert sorted(same) == sorted(str(o) for o in exp['obj_id'])
+                elif family == 'event':
+                    assert all(o['event'] in EVENTS for o in referred)
+        assert counts == info['statistics'][split]['families']
+        assert sum(counts.values()) == info['statistics'][split]['expressions']
+    assert not (out / 'valid' / 'expression_families.json').exists()
+    assert not (out / 'valid' / 'objects.json').exists()
+
+
+def _look(frames, masks, scene, obj, k, yy, xx):
+    """(mean colour, area) of ``obj`` in frame ``k`` from the rendered frame, or None when it is
+    partly hidden by another object."""
+    from tgl_mm.datasets.synthetic.scene import appearance_at
+    full = shape_mask(obj.shape, obj.xs[k], obj.ys[k], appearance_at(obj, k)[1], yy, xx)
+    seen = masks[obj.obj_id, k]
+    if not seen.any() or (seen != full).any():
+        return None
+    return frames[k][seen].astype(float).mean(axis=0), float(seen.sum())
+
+
+def test_event_objects_differ_from_look_alikes_only_in_their_moment():
+    """On rendered frames: outside its moment an event object looks exactly like its plain
+    look-alikes; in the moment it differs (on every frame a flash is bright)."""
+    checked_out = checked_in = 0
+    kinds = set()
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        scene = make_scene(rng, 96, 72, 24, kind='event')
+        frames, masks = render(scene, rng)
+        yy, xx = np.mgrid[0:72, 0:96].astype(np.float64) + 0.5
+        objs = {o.obj_id: o for o in scene.objects}
+        for exp in scene.expressions:
+            if exp.family != 'event':
+                continue
+            for oid in exp.obj_ids:
+                obj = objs[oid]
+                plain = [o for o in scene.objects if (o.shape, o.color) == (obj.shape, obj.color)
+                         and o.event is None]
+                moment = spans_to_mask(exp.moments[oid], scene.num_frames)
+                assert exp.moments[oid] == [[obj.event.start, obj.event.end]]
+                kinds.add(obj.event.kind)
+                for other in plain:
+                    for k in range(scene.num_frames):
+                        a = _look(frames, masks, scene, obj, k, yy, xx)
+                        b = _look(frames, masks, scene, other, k, yy, xx)
+                        if a is None or b is None:
+                            continue
+                        colour_gap = np.abs(a[0] - b[0]).max()
+                        area_ratio = a[1] / b[1]
+                        if not moment[k]:
+                            assert colour_gap < 1 and 0.8 < area_ratio < 1.25, (seed, k)
+                            checked_out += 1
+                        elif obj.event.active(k):
+                            assert colour_gap > 20 or area_ratio > 1.5, (seed, k)
+                            checked_in += 1
+    assert checked_out > 200 and checked_in > 30 and kinds == set(EVENTS)
+
+
+def test_event_moments_and_drift():
+    """Event moments are 10-50 % of the video, early, middle and late; objects keep moving
+    smoothly and stay inside the frame outside their moment too."""
+    centres, lengths = [], []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        t = int(rng.integers(20, 29))
+        scene = make_scene(rng, 160, 120, t, kind='event')
+        for obj in scene.objects:
+            step = np.hypot(np.diff(obj.xs), np.diff(obj.ys))
+            assert (step > 0).all() and step.max() < 0.1 * scene.width     # moving, no jumps
+            reach = obj.radius * GROW_FACTOR
+            assert (obj.xs - reach >= 0).all() and (obj.xs + reach <= scene.width).all()
+            assert (obj.ys - reach >= 0).all() and (obj.ys + reach <= scene.height).all()
+            if obj.event is not None:
+                length = obj.event.end - obj.event.start + 1
+                lengths.append(length / t)
+                centres.append((obj.event.start + obj.event.end + 1) / 2 / t)
+        assert any(e.family == 'event' for e in scene.expressions)
+    lengths, centres = np.array(lengths), np.array(centres)
+    assert (lengths >= EVENT_LENGTH[0]).all() and (lengths <= EVENT_LENGTH[1]).all()
+    assert lengths.min() < 0.2 and lengths.max() > 0.4
+    assert (centres < 1 / 3).sum() > 5 and ((centres > 1 / 3) & (centres < 2 / 3)).sum() > 5
+    assert (centres > 2 / 3).sum() > 5
+
+
+def test_multi_object_and_disjoint_event_expressions():
+    """Now and then two look-alikes share an event (one expression, two objects), and videos
+    often hold event expressions about disjoint objects."""
+    multi = disjoint = 0
+    for seed in range(60):
+        scene = make_scene(np.random.default_rng(seed), 96, 72, 24, kind='event')
+        events = [e for e in scene.expressions if e.family == 'event']
+        multi += any(len(e.obj_ids) > 1 for e in events)
+        disjoint += len(events) > 1
+    assert multi > 2 and disjoint > 10
+
+
+def test_random_video_in_memory():
+    """The in-memory renderer (for tracking pretraining) gives frames and per-object masks."""
+    scene, frames, masks = random_video(np.random.default_rng(0), 64, 48, 10)
+    assert frames.dtype == np.uint8 and frames.shape == (10, 48, 64, 3)
+    assert masks.dtype == bool and masks.shape == (len(scene.objects), 10, 48, 64)
+    assert masks.any(axis=(1, 2, 3)).all()
+    again = random_video(np.random.default_rng(0), 64, 48, 10)
+    assert np.array_equal(again[1], frames) and np.array_equal(again[2], masks)
+    with pytest.raises(ValueError, match='unknown scene kind'):
+        make_scene(np.random.default_rng(0), 64, 48, 10, kind='dance')
+
+
+def test_dataset_points_the_metric_at_the_families_file(synth, fx):
+    """MeViSDataset tells the evaluator (dataset_meta) where the families file is."""
+    out, _ = synth
+    ds = MeViSDataset(str(out), 'valid_u', fx.TEST_PIPELINE, test_mode=True,
+                      moment_file='moments/valid_u.json')
+    assert ds.metainfo['families_file'] == str(out / 'valid_u' / 'expression_families.json')
+    public = MeViSDataset(str(out), 'valid', fx.TEST_PIPELINE, test_mode=True,
+                          moment_file='moments/valid.json')
+    assert public.metainfo['families_file'] is None
+
+
+def test_swap_partner_rule():
+    from tgl_mm.datasets.sentence_swap import swap_partner
+    objs, texts = [[0], [0, 1], [2], [1]], ['a', 'b', 'c', 'd']
+    assert [swap_partner(i, objs, texts) for i in range(4)] == [2, 2, 3, 0]
+    assert swap_partner(0, [[0], [1]], ['the dog', 'The  dog']) is None   # same sentence
+    assert swap_partner(0, [[0]], ['a']) is None
+
+
+def test_sentence_swap_dataset(synth, fx):
+    """swap_sentences: each sample gets the sentence of an expression of its video with
+    disjoint objects and keeps its own masks and moments; the others are dropped and counted."""
+    out, _ = synth
+    kw = dict(test_mode=True, moment_file='moments/valid_u.json')
+    own = MeViSDataset(str(out), 'train', fx.TEST_PIPELINE, **kw | dict(
+        moment_file='moments/train.json'))
+    swapped = MeViSDataset(str(out), 'train', fx.TEST_PIPELINE, swap_sentences=True,
+                           **kw | dict(moment_file='moments/train.json'))
+    meta = _json(out / 'train' / 'meta_expressions.json')
+    counts = swapped.metainfo['sentence_swap']
+    assert counts['swapped'] == len(swapped) and counts['swapped'] > 0
+    assert counts['swapped'] + counts['dropped'] == len(own)
+    index = {(i['video_id'], i['exp_id']): k for k, i in
+             enumerate(own.get_data_info(k) for k in range(len(own)))}
+    for k in range(len(swapped)):
+        info = swapped.get_data_info(k)
+        exps = meta[info['video_id']]['expressions']
+        partner = exps[info['swapped_from']]
+        assert info['text'] == partner['exp'] != exps[info['exp_id']]['exp']
+        assert set(partner['obj_id']).isdisjoint(exps[info['exp_id']]['obj_id'])
+        a = swapped[k]['data_samples']
+        b = own[index[(info['video_id'], info['exp_id'])]]['data_samples']
+        assert a.metainfo['text'] == partner['exp']
+        assert torch.equal(a.gt_masks, b.gt_masks) and torch.equal(a.gt_mplus, b.gt_mplus)
+    with pytest.raises(ValueError, match='sentence swap needs the referred objects'):
+        MeViSDataset(str(out), 'valid', fx.TEST_PIPELINE, swap_sentences=True,
+                     **kw | dict(moment_file='moments/valid.json'))

@@ -44,6 +44,9 @@ def test_train_flags(toy):
     assert args.cfg_options == {'train_cfg.max_iters': 3, 'model.dims': [1, 2]}
     with pytest.raises(SystemExit):
         train.parse_args(['c.py', '--launcher', 'mpi'])
+    assert (args.seed, args.deterministic) == (None, False)
+    args = train.parse_args(['c.py', '--seed', '3', '--deterministic'])
+    assert (args.seed, args.deterministic) == (3, True)
 
 
 def test_test_flags(toy):
@@ -220,3 +223,30 @@ def test_grounding_flag(toy):
     assert cfg.model.test_cfg.chunk_size == 4
     with pytest.raises(ValueError, match="unknown grounding 'orcale'.*oracle"):
         apply_test_args(cfg, 'ckpt.pth', grounding='orcale')
+
+
+def _train_with(toy, tmp_path, name, **train_args):
+    cfg = toy.cfg(tmp_path / name, train_cfg=dict(max_iters=2, val_interval=100))
+    cfg.log_level = 'INFO'
+    apply_train_args(cfg, **train_args)
+    runner = toy.train(cfg)
+    return runner, toy.state(runner)
+
+
+def test_seed_and_deterministic_flags(toy, tmp_path):
+    """Every config has a default seed; --seed overrides it and is logged; the same seed gives
+    the same weights, another seed other weights; --deterministic reaches mmengine."""
+    default_cfg = toy.cfg(tmp_path / 'cfg')
+    assert default_cfg.randomness == dict(seed=0, deterministic=False)
+    try:
+        runner, a = _train_with(toy, tmp_path, 'a', seed=7, deterministic=True)
+        assert runner.seed == 7 and runner._deterministic
+        assert torch.are_deterministic_algorithms_enabled()
+        log = next((tmp_path / 'a').glob('*/*.log')).read_text()
+        assert 'seed: 7' in log
+    finally:
+        torch.use_deterministic_algorithms(False)
+    _, b = _train_with(toy, tmp_path, 'b', seed=7)
+    _, c = _train_with(toy, tmp_path, 'c', seed=8)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], c[k]) for k in a)

@@ -190,3 +190,69 @@ def test_missing_fields():
         s.pred_masks = torch.zeros(1, 2, 2, dtype=torch.bool)
         s.set_metainfo(dict(frame_names=None))
         RVOSMetric(output_dir='/nonexistent', save_breakdown=False).process(None, [s])
+
+
+def _families_file(tmp_path, samples, names=('appearance', 'event', 'motion')):
+    videos = {}
+    for i, s in enumerate(samples):
+        videos.setdefault(s.video_id, {})[s.exp_id] = names[i % len(names)]
+    path = tmp_path / 'expression_families.json'
+    path.write_text(json.dumps({'videos': videos}))
+    return path, videos
+
+
+@pytest.mark.parametrize('via', ['argument', 'dataset_meta'])
+def test_per_family_scores(tmp_path, via):
+    """With a families file, J, F, J&F and the count per family are in the results, the report
+    and each record; each family's figures are those of its expressions alone."""
+    samples = random_samples(seed=4, n=7)
+    path, videos = _families_file(tmp_path, samples)
+    if via == 'argument':
+        metric = RVOSMetric(breakdown_dir=str(tmp_path / 'log'), families_file=str(path))
+    else:
+        metric = RVOSMetric(breakdown_dir=str(tmp_path / 'log'))
+        metric.dataset_meta = dict(families_file=str(path))
+    metric.process(None, samples)
+    out = metric.compute_metrics(metric.results)
+    report = json.loads((tmp_path / 'log' / 'rvos_report.json').read_text())
+    for family in ('appearance', 'event', 'motion'):
+        mine = [s for s in samples if videos[s.video_id][s.exp_id] == family]
+        j, f, jf = expected_scores(mine)
+        assert out[f'{family}/J'] == pytest.approx(j) and out[f'{family}/F'] == pytest.approx(f)
+        assert out[f'{family}/J&F'] == pytest.approx(jf)
+        assert out[f'{family}/num_expressions'] == len(mine)
+        assert report['per_family'][family]['J&F'] == pytest.approx(jf)
+    assert out['J&F'] == pytest.approx(expected_scores(samples)[2])     # overall unchanged
+    assert {r['family'] for r in report['per_expression']} == {'appearance', 'event', 'motion'}
+
+
+def test_no_families_file_no_family_figures(tmp_path):
+    metric = RVOSMetric(breakdown_dir=str(tmp_path))
+    metric.dataset_meta = dict(families_file=None)
+    metric.process(None, random_samples(seed=5, n=3))
+    out = metric.compute_metrics(metric.results)
+    assert not [k for k in out if '/' in k]
+    report = json.loads((tmp_path / 'rvos_report.json').read_text())
+    assert 'per_family' not in report and 'family' not in report['per_expression'][0]
+
+
+def test_families_file_errors_name_the_expression(tmp_path):
+    samples = random_samples(seed=6, n=3)
+    path, videos = _families_file(tmp_path, samples[:2])
+    metric = RVOSMetric(save_breakdown=False, families_file=str(path))
+    metric.process(None, samples)
+    with pytest.raises(ValueError, match=r"no family for video 'vid1', expression '0'"):
+        metric.compute_metrics(metric.results)
+    path.write_text(json.dumps({'videos': {'vid0': {'0': 3}}}))
+    with pytest.raises(ValueError, match=r"video 'vid0', expression '0', field family"):
+        RVOSMetric(save_breakdown=False, families_file=str(path)).compute_metrics(
+            metric.results)
+
+
+def test_report_carries_the_sentence_swap_counts(tmp_path):
+    metric = RVOSMetric(breakdown_dir=str(tmp_path))
+    metric.dataset_meta = dict(sentence_swap=dict(swapped=2, dropped=1))
+    metric.process(None, random_samples(seed=7, n=2))
+    metric.compute_metrics(metric.results)
+    report = json.loads((tmp_path / 'rvos_report.json').read_text())
+    assert report['sentence_swap'] == {'swapped': 2, 'dropped': 1}

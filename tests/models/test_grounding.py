@@ -15,6 +15,7 @@ from tgl_mm.models.grounding import (
     topk_mask,
     windows_to_mask,
 )
+from tgl_mm.models.grounding.base import GroundingResult
 from tgl_mm.registry import GROUNDINGS
 from tgl_mm.structures import VideoDataSample
 
@@ -123,3 +124,54 @@ def test_tam_grounding():
     low = torch.full((10,), -5.0)
     low[4] = -1.0
     assert TAMGrounding()(sample, low).mplus.nonzero().flatten().tolist() == [4]
+
+
+class _Empty(NoGrounding):
+    """A strategy that (wrongly) puts no frame in M+."""
+
+    def __init__(self, scores=None):
+        self.scores = scores
+
+    def ground(self, sample, frame_scores):
+        return GroundingResult(torch.zeros(len(sample.metainfo['frame_names']), dtype=torch.bool),
+                               self.scores)
+
+
+@pytest.fixture
+def log_messages():
+    import logging
+
+    from mmengine.logging import MMLogger
+
+    class Records(logging.Handler):
+        messages: list = []
+
+        def emit(self, record):
+            self.messages.append((record.levelno, record.getMessage()))
+
+    handler = Records(level=logging.DEBUG)
+    handler.messages = []
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    yield handler.messages
+    logger.removeHandler(handler)
+
+
+def test_empty_mplus_falls_back(log_messages):
+    """No M+ frame: the top-scoring frame when scores exist, else the whole video; one warning
+    naming the video and expression, every case counted."""
+    import logging
+    scores = torch.tensor([0.1, 0.7, 0.3, 0.2])
+    with_scores = _Empty(scores)
+    res = with_scores(make_sample(t=4, video='vA', exp='7'))
+    assert res.mplus.tolist() == [False, True, False, False]
+    without = _Empty()
+    for exp in ('1', '2'):
+        assert without(make_sample(t=4, video='vB', exp=exp)).mplus.all()
+    assert (with_scores.num_fallbacks, without.num_fallbacks) == (1, 2)
+    warnings = [m for level, m in log_messages if level == logging.WARNING]
+    assert len(warnings) == 2
+    assert "'vA'" in warnings[0] and "'7'" in warnings[0] and 'top-scoring' in warnings[0]
+    assert "'vB'" in warnings[1] and "'1'" in warnings[1] and 'whole video' in warnings[1]
+    # a strategy that does find frames is untouched
+    assert NoGrounding()(make_sample(t=4)).mplus.all() and NoGrounding.num_fallbacks == 0

@@ -154,13 +154,44 @@ def test_predict_whole_video(text_dir):
             assert not out.pred_masks[t].any()
 
 
+def present(model):
+    """Make the (random-init) model see an object everywhere: a large object-score bias, so its
+    masks are not empty and comparisons between predictions mean something."""
+    with torch.no_grad():
+        model.head.sam2.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(5.0)
+    return model
+
+
 def test_grounding_changes_the_prediction(text_dir):
-    model = build(text_dir).eval()
+    """Oracle and none grounding give different M+ and different masks (not only pred_mplus)."""
+    model = present(build(text_dir).eval())
     frames = torch.randn(1, 6, 3, SIZE, SIZE)
     oracle = model.predict(frames, [video_sample(6)])[0]
     model.grounding = GROUNDINGS.build(dict(type='none'))
     none = model.predict(frames, [video_sample(6)])[0]
     assert none.pred_mplus.all() and not oracle.pred_mplus.all()
+    assert oracle.pred_masks.any(dim=(1, 2)).all() and none.pred_masks.any(dim=(1, 2)).all()
+    differs = (oracle.pred_masks != none.pred_masks).any(dim=(1, 2))
+    assert differs[~oracle.pred_mplus].any()      # M- frames: text-free vs text-conditioned
+
+
+def test_empty_mplus_falls_back_to_the_whole_video(text_dir):
+    """A strategy that puts no frame in M+ does not yield a silent text-free output: the model
+    reads the sentence on the whole video, as with --grounding none."""
+    from tgl_mm.models.grounding.base import BaseGrounding, GroundingResult
+
+    class Nothing(BaseGrounding):
+        def ground(self, sample, frame_scores):
+            return GroundingResult(torch.zeros(len(sample.metainfo['frame_names']), dtype=bool))
+
+    model = present(build(text_dir).eval())
+    frames = torch.randn(1, 5, 3, SIZE, SIZE)
+    model.grounding = GROUNDINGS.build(dict(type='none'))
+    none = model.predict(frames, [video_sample(5)])[0]
+    model.grounding = Nothing()
+    empty = model.predict(frames, [video_sample(5)])[0]
+    assert empty.pred_mplus.all() and model.grounding.num_fallbacks == 1
+    assert torch.equal(empty.pred_masks, none.pred_masks)
 
 
 def test_chunking_does_not_change_text_free_features(text_dir):
@@ -213,12 +244,17 @@ def test_tensor_mode_returns_head_outputs(text_dir):
 
 
 def test_state_dict_roundtrip_keeps_predictions(text_dir, tmp_path):
-    model = build(text_dir).eval()
+    """Saved and reloaded weights predict the same, non-empty masks (a model with other weights
+    predicts other masks, so the comparison is not vacuous)."""
+    model = present(build(text_dir).eval())
     path = tmp_path / 'model.pth'
     torch.save({'state_dict': model.state_dict()}, path)
-    other = build(text_dir, seed=1).eval()
-    other.load_state_dict(torch.load(path, weights_only=True)['state_dict'])
+    other = present(build(text_dir, seed=1).eval())
     frames = torch.randn(1, 4, 3, SIZE, SIZE)
+    before = other.predict(frames, [video_sample(4)])[0].pred_masks
+    other.load_state_dict(torch.load(path, weights_only=True)['state_dict'])
     a = model.predict(frames, [video_sample(4)])[0].pred_masks
     b = other.predict(frames, [copy.deepcopy(video_sample(4))])[0].pred_masks
+    assert a.any(dim=(1, 2)).all()
+    assert not torch.equal(a, before)
     assert torch.equal(a, b)

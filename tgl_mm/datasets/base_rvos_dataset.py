@@ -18,6 +18,7 @@ from .moments import (
     load_moments,
     validate_expression_moments,
 )
+from .sentence_swap import apply_sentence_swap
 
 MISSING_MOMENT_POLICIES = ('drop', 'error')
 
@@ -49,6 +50,12 @@ class BaseRVOSDataset(BaseDataset):
             files turn out invalid at fetch time (another sample is drawn), logging the counts.
             Off by default: invalid input raises a ``DataFormatError`` naming it.
         check_frames: compare each video's frame list with its folder at load time.
+        swap_sentences: sentence-swap evaluation (:mod:`tgl_mm.datasets.sentence_swap`): each
+            expression gets the sentence of another expression of its video with disjoint
+            referred objects (the first such after it, wrapping around) and keeps its own masks
+            and moments; expressions without such a partner are dropped. The counts are logged
+            and in ``metainfo['sentence_swap']`` (``swapped``, ``dropped``), which
+            ``RVOSMetric`` copies into its report. Needs annotated splits (``obj_id``).
         serialize_data, lazy_init, indices, max_refetch: see mmengine ``BaseDataset``.
     """
 
@@ -66,6 +73,7 @@ class BaseRVOSDataset(BaseDataset):
                  test_mode: bool = False,
                  skip_invalid: bool = False,
                  check_frames: bool = True,
+                 swap_sentences: bool = False,
                  serialize_data: bool = True,
                  lazy_init: bool = False,
                  indices: int | Sequence[int] | None = None,
@@ -81,6 +89,7 @@ class BaseRVOSDataset(BaseDataset):
         self.missing_moments = missing_moments
         self.skip_invalid = skip_invalid
         self.check_frames = check_frames
+        self.swap_sentences = swap_sentences
         self.mask_store = RLEStore()
         self.num_skipped_at_load = 0
         self.num_skipped_at_fetch = 0
@@ -216,10 +225,23 @@ class BaseRVOSDataset(BaseDataset):
                       'invalid expressions at load time', logger='current',
                       level=logging.WARNING)
         self.mask_store.finalize()
+        if self.swap_sentences and data_list:
+            data_list = self._swap(data_list)
         if not data_list:
             raise DataFormatError(f'no usable expression in split {self.split!r}',
                                   file=self.data_root)
         return data_list
+
+    def _swap(self, data_list: list[dict]) -> list[dict]:
+        """Apply the sentence swap, log and record its counts."""
+        swapped, dropped = apply_sentence_swap(data_list, source=self.data_root)
+        self._metainfo['sentence_swap'] = dict(swapped=len(swapped), dropped=len(dropped))
+        print_log(f'[{self.dataset_name}/{self.split}] sentence swap: {len(swapped)} '
+                  f'expressions get another expression\'s sentence; {len(dropped)} without a '
+                  f'partner (disjoint objects, other sentence) are dropped'
+                  + (f' (e.g. {dropped[:3]})' if dropped else ''), logger='current',
+                  level=logging.WARNING)
+        return swapped
 
     def prepare_data(self, idx: int) -> Any:
         info = self.get_data_info(idx)

@@ -7,6 +7,7 @@ from typing import Any
 
 from mmengine.logging import print_log
 
+from tgl_mm.evaluation.families import FAMILIES_FILE
 from tgl_mm.registry import DATASETS
 
 from .base_rvos_dataset import BaseRVOSDataset
@@ -51,6 +52,9 @@ class MeViSDataset(BaseRVOSDataset):
                  **kwargs: Any) -> None:
         super().__init__(data_root=data_root, split=split, pipeline=pipeline,
                          moment_file=moment_file, **kwargs)
+        families = os.path.join(self.split_dir, FAMILIES_FILE)
+        # the evaluator's dataset_meta: RVOSMetric reports J&F per family when the file exists
+        self._metainfo['families_file'] = families if os.path.isfile(families) else None
 
     @property
     def split_dir(self) -> str:

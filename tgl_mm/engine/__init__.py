@@ -13,6 +13,7 @@ from .runner_utils import (
                            set_grounding,
                            set_launcher,
                            set_prediction_dir,
+                           set_randomness,
                            set_resume,
                            set_work_dir,
                            use_cpu_ddp,
@@ -22,6 +23,7 @@ from .strategies import TGLFSDPStrategy, module_class_wrap_policy
 __all__ = [
     'AtomicCheckpointHook', 'AutocastOptimWrapper', 'apply_test_args', 'apply_train_args',
     'build_runner', 'default_work_dir', 'enable_amp', 'enable_visualization', 'launch_session',
-    'load_config', 'set_grounding', 'set_launcher', 'set_prediction_dir', 'set_resume',
+    'load_config', 'set_grounding', 'set_launcher', 'set_prediction_dir', 'set_randomness',
+    'set_resume',
     'set_work_dir', 'use_cpu_ddp', 'TGLFSDPStrategy', 'module_class_wrap_policy',
 ]

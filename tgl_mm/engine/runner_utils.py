@@ -23,7 +23,7 @@ from tgl_mm.utils.dist import destroy_process_group, init_cpu_process_group, is_
 __all__ = [
     'apply_test_args', 'apply_train_args', 'build_runner', 'default_work_dir', 'enable_amp',
     'enable_visualization', 'launch_session', 'load_config', 'set_launcher', 'set_prediction_dir',
-    'set_resume', 'set_work_dir', 'set_grounding', 'use_cpu_ddp',
+    'set_randomness', 'set_resume', 'set_work_dir', 'set_grounding', 'use_cpu_ddp',
 ]
 
 RVOS_METRIC = 'RVOSMetric'
@@ -170,12 +170,25 @@ def set_grounding(cfg: Config, name: str, options: dict | None = None) -> None:
     cfg.model['test_cfg'] = test_cfg
 
 
+def set_randomness(cfg: Config, seed: int | None = None, deterministic: bool = False) -> None:
+    """Set mmengine's ``randomness`` (``seed`` if given; ``deterministic=True`` if asked),
+    keeping the config's other randomness settings."""
+    randomness = dict(cfg.get('randomness') or {})
+    if seed is not None:
+        randomness['seed'] = int(seed)
+    if deterministic:
+        randomness['deterministic'] = True
+    cfg.randomness = randomness
+
+
 def apply_train_args(cfg: Config, *, work_dir: str | None = None, resume: str | None = None,
-                     amp: bool = False, launcher: str = 'none') -> Config:
+                     amp: bool = False, launcher: str = 'none', seed: int | None = None,
+                     deterministic: bool = False) -> Config:
     """Apply ``tools/train.py``'s flags to ``cfg`` (in place; returned for chaining)."""
     set_work_dir(cfg, work_dir)
     set_launcher(cfg, launcher)
     set_resume(cfg, resume)
+    set_randomness(cfg, seed, deterministic)
     if amp:
         enable_amp(cfg)
     return cfg

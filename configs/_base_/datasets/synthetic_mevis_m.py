@@ -1,6 +1,6 @@
 # Synthetic MeViS-M (tools/data/make_synthetic_mevis_m.py): the embedded benchmark for `make demo`,
-# tests and CPU runs. 160x120 px frames, 20-28 frames per video; 60 train / 10 valid_u / 10 valid
-# videos by default. Generate it with
+# tests and CPU runs. 160x120 px frames, 20-28 frames per video; 150 train / 24 valid_u / 10 valid
+# videos by default; appearance, event and motion expressions (docs/datasets.md). Generate it with
 #   python tools/data/make_synthetic_mevis_m.py --out-dir data/synthetic_mevis_m
 #
 # Variables a model config may change (old-style configs do not re-evaluate the base, so a child

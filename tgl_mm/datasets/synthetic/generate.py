@@ -3,9 +3,15 @@
 Output (``out_dir``)::
 
     train/JPEGImages/<video>/<frame>.jpg, train/meta_expressions.json, train/mask_dict.json
+    train/expression_families.json       ({"videos": {video: {exp_id: family}}}, family one of
+                                         appearance / event / motion)
+    train/objects.json                   (synthetic-only: per video per obj_id its shape,
+                                         colour, event kind and anno_id, see
+                                         :func:`object_attributes`)
     valid_u/...                          (same as train)
     valid/JPEGImages/..., valid/meta_expressions.json   (expression text only; no masks)
-    valid_gt/meta_expressions.json, valid_gt/mask_dict.json, valid_gt/moments.json
+    valid_gt/meta_expressions.json, valid_gt/mask_dict.json, valid_gt/moments.json,
+    valid_gt/expression_families.json, valid_gt/objects.json
                                          (valid's ground truth, for a local "server-like" score)
     moments/train.json, moments/valid_u.json   (object-level moments)
     moments/valid.json                          (video-level moments, as MeViS-M valid)
@@ -31,9 +37,9 @@ from tqdm import tqdm
 from tgl_mm.utils.fileio import atomic_dump_json
 
 from ..moments import ExpressionMoments, mask_to_spans, moments_to_json, spans_to_mask
-from .scene import EXITS, Scene, make_scene, render
+from .scene import EVENT_POSITIONS, EXITS, FAMILIES, Scene, SceneObject, make_scene, render
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SPLIT_CODES = {'train': 0, 'valid_u': 1, 'valid': 2}
 
 
@@ -44,13 +50,33 @@ def _rle(mask: np.ndarray) -> dict | None:
     return {'size': [int(x) for x in rle['size']], 'counts': rle['counts'].decode('ascii')}
 
 
+def object_attributes(obj: SceneObject) -> dict:
+    """The ``objects.json`` entry of an object: ``shape``, ``color`` (what it looks like outside
+    any event), ``event`` (kind or ``None``) and ``event_color`` (a colour event's colour)."""
+    return {'shape': obj.shape, 'color': obj.color,
+            'event': obj.event.kind if obj.event else None,
+            'event_color': obj.event.color if obj.event else None}
+
+
+def _event_position(start: int, end: int, t: int) -> str:
+    """The :data:`EVENT_POSITIONS` bucket nearest to a span's centre."""
+    centre = (start + end + 1) / 2 / t
+    return min(EVENT_POSITIONS, key=lambda k: abs(sum(EVENT_POSITIONS[k]) / 2 - centre))
+
+
+def scene_kind(index: int) -> str:
+    """Scene kind of the ``index``-th video of a split: two event scenes, then a motion scene
+    (event scenes hold fewer expressions; this keeps the three families roughly balanced)."""
+    return 'motion' if index % 3 == 2 else 'event'
+
+
 def _scene_for(seed: int, split: str, index: int, width: int, height: int,
                min_frames: int, max_frames: int) -> tuple[Scene, np.random.Generator]:
     """Deterministic per (seed, split, index): adding videos never changes earlier ones."""
     for attempt in range(100):
         rng = np.random.default_rng([seed, SPLIT_CODES[split], index, attempt])
         t = int(rng.integers(min_frames, max_frames + 1))
-        scene = make_scene(rng, width, height, t)
+        scene = make_scene(rng, width, height, t, kind=scene_kind(index))
         if scene.expressions:
             return scene, rng
     raise RuntimeError(f'could not make a scene with expressions for {split} video {index}')
@@ -58,11 +84,14 @@ def _scene_for(seed: int, split: str, index: int, width: int, height: int,
 
 def _write_split(root: Path, split: str, n_videos: int, seed: int, width: int, height: int,
                  min_frames: int, max_frames: int, quality: int, progress: bool) -> dict:
-    meta, mask_dict = {}, {}
+    meta, mask_dict, families, objects = {}, {}, {}, {}
     moments: dict[str, dict[str, ExpressionMoments]] = {}
     num_frames: dict[str, int] = {}
     stats = dict(videos=0, frames=[], expressions=0, objects_per_expression=[], coverage=[],
-                 objects_leaving=0, objects_differing_moments=0)
+                 objects_leaving=0, objects_differing_moments=0,
+                 families={f: 0 for f in FAMILIES}, event_kinds={},
+                 event_positions={k: 0 for k in EVENT_POSITIONS}, event_length=[],
+                 scene_kinds={})
     anno_counter = 0
     img_root = root / split / 'JPEGImages'
     for idx in tqdm(range(n_videos), desc=f'synthetic {split}', disable=not progress,
@@ -88,10 +117,19 @@ def _write_split(root: Path, split: str, n_videos: int, seed: int, width: int, h
             mask_dict[str(anno_counter)] = [_rle(m) for m in masks[obj.obj_id]]
             anno_counter += 1
             stats['objects_leaving'] += any(s.action in EXITS for s in obj.segments)
-        exps, exp_moments = {}, {}
+        exps, exp_moments, fams = {}, {}, {}
         for e_idx, exp in enumerate(scene.expressions):
             exps[str(e_idx)] = {'exp': exp.text, 'obj_id': list(exp.obj_ids),
                                 'anno_id': [anno_of[o] for o in exp.obj_ids]}
+            fams[str(e_idx)] = exp.family
+            stats['families'][exp.family] += 1
+            if exp.family == 'event':
+                kind = exp.action.removeprefix('event_')
+                stats['event_kinds'][kind] = stats['event_kinds'].get(kind, 0) + 1
+                for o in exp.obj_ids:
+                    (start, end), = exp.moments[o]
+                    stats['event_positions'][_event_position(start, end, scene.num_frames)] += 1
+                    stats['event_length'].append((end - start + 1) / scene.num_frames)
             exp_moments[str(e_idx)] = ExpressionMoments(objects={
                 o: tuple(tuple(s) for s in exp.moments[o]) for o in exp.obj_ids})
             union = np.zeros(scene.num_frames, dtype=bool)
@@ -102,13 +140,17 @@ def _write_split(root: Path, split: str, n_videos: int, seed: int, width: int, h
             if len({tuple(map(tuple, exp.moments[o])) for o in exp.obj_ids}) > 1:
                 stats['objects_differing_moments'] += 1
         meta[vid] = {'frames': names, 'expressions': exps}
+        families[vid] = fams
+        objects[vid] = {str(o.obj_id): dict(object_attributes(o), anno_id=anno_of[o.obj_id])
+                        for o in scene.objects}
+        stats['scene_kinds'][scene.kind] = stats['scene_kinds'].get(scene.kind, 0) + 1
         moments[vid] = exp_moments
         num_frames[vid] = scene.num_frames
         stats['videos'] += 1
         stats['frames'].append(scene.num_frames)
         stats['expressions'] += len(exps)
     return dict(meta=meta, mask_dict=mask_dict, moments=moments, num_frames=num_frames,
-                stats=stats)
+                families=families, objects=objects, stats=stats)
 
 
 def _summary(stats: dict) -> dict:
@@ -128,11 +170,18 @@ def _summary(stats: dict) -> dict:
         'moment_coverage_20_50pct': int(((cov >= 0.2) & (cov <= 0.5)).sum()),
         'moment_coverage_full': int((cov >= 1.0).sum()),
         'objects_leaving_frame': stats['objects_leaving'],
+        'families': dict(stats['families']),
+        'scene_kinds': dict(sorted(stats['scene_kinds'].items())),
+        'event_kinds': dict(sorted(stats['event_kinds'].items())),
+        'event_positions': dict(stats['event_positions']),
+        'event_length_range': ([round(float(min(stats['event_length'])), 3),
+                                round(float(max(stats['event_length'])), 3)]
+                               if stats['event_length'] else None),
     }
 
 
-def make_synthetic_mevis_m(out_dir: str | os.PathLike, *, seed: int = 0, num_videos: int = 60,
-                           num_valid_u: int = 10, num_valid: int = 10, size: int = 160,
+def make_synthetic_mevis_m(out_dir: str | os.PathLike, *, seed: int = 0, num_videos: int = 150,
+                           num_valid_u: int = 24, num_valid: int = 10, size: int = 160,
                            aspect: float = 4 / 3, min_frames: int = 20, max_frames: int = 28,
                            jpeg_quality: int = 92, overwrite: bool = False,
                            progress: bool = True,
@@ -177,6 +226,7 @@ def make_synthetic_mevis_m(out_dir: str | os.PathLike, *, seed: int = 0, num_vid
                                                          for e, x in m['expressions'].items()}}
                                      for v, m in res['meta'].items()}}
                 atomic_dump_json(public, stage / split / 'meta_expressions.json')
+                side = stage / 'valid_gt'
                 atomic_dump_json(meta, stage / 'valid_gt' / 'meta_expressions.json')
                 atomic_dump_json(res['mask_dict'], stage / 'valid_gt' / 'mask_dict.json')
                 atomic_dump_json(obj_moments, stage / 'valid_gt' / 'moments.json', indent=1)
@@ -192,6 +242,10 @@ def make_synthetic_mevis_m(out_dir: str | os.PathLike, *, seed: int = 0, num_vid
                 atomic_dump_json(meta, stage / split / 'meta_expressions.json')
                 atomic_dump_json(res['mask_dict'], stage / split / 'mask_dict.json')
                 atomic_dump_json(obj_moments, stage / 'moments' / f'{split}.json', indent=1)
+                side = stage / split
+            atomic_dump_json({'videos': res['families']}, side / 'expression_families.json',
+                             indent=1)
+            atomic_dump_json({'videos': res['objects']}, side / 'objects.json', indent=1)
             summary[split] = _summary(res['stats'])
         info = dict(generator='tgl_mm.datasets.synthetic', version=GENERATOR_VERSION,
                     settings=dict(seed=seed, num_videos=num_videos, num_valid_u=num_valid_u,
@@ -222,12 +276,15 @@ def format_statistics(info: dict, out_dir: str | os.PathLike) -> str:
     lines = [f'synthetic MeViS-M written to {out_dir} '
              f'({s["width"]}x{s["height"]} px, seed {s["seed"]}'
              + (f', {info["seconds"]} s)' if 'seconds' in info else ')')]
-    header = (f'{"split":8s} {"videos":>6s} {"frames":>7s} {"exps":>5s} {"obj/exp":>7s} '
-              f'{"multi":>5s} {"cov":>5s} {"cov20-50%":>9s} {"cov100%":>7s} {"leaving":>7s}')
+    header = (f'{"split":8s} {"videos":>6s} {"frames":>7s} {"exps":>5s} {"appear":>6s} '
+              f'{"event":>5s} {"motion":>6s} {"obj/exp":>7s} {"multi":>5s} {"cov":>5s} '
+              f'{"cov20-50%":>9s} {"cov100%":>7s} {"leaving":>7s}')
     lines.append(header)
     for split, st in info['statistics'].items():
+        fam = st.get('families', {})
         lines.append(
             f'{split:8s} {st["videos"]:6d} {st["frames_total"]:7d} {st["expressions"]:5d} '
+            f'{fam.get("appearance", 0):6d} {fam.get("event", 0):5d} {fam.get("motion", 0):6d} '
             f'{st["objects_per_expression_mean"]:7.2f} {st["multi_object_expressions"]:5d} '
             f'{st["moment_coverage_mean"]:5.2f} {st["moment_coverage_20_50pct"]:9d} '
             f'{st["moment_coverage_full"]:7d} {st["objects_leaving_frame"]:7d}')

@@ -1,13 +1,26 @@
-"""Synthetic MeViS-M scenes: look-alike shapes that differ only in how and when they move.
+"""Synthetic MeViS-M scenes in three expression families.
 
-A video holds one group of 2-3 *look-alikes* (same shape, same colour) and usually a distractor
-group of another shape and colour. Every object follows a motion script: still, with one or two
-action segments (move left/right, jump, leave the frame). Expressions describe actions
-("the circle jumping", "the squares moving left", "the triangle moving right and then stopping");
-an expression refers to every object of the named group that performs the action at some time,
-and each object's moment is exactly the frames in which it performs it. Outside its moment an
-object never performs the described motion, and look-alikes are indistinguishable while still, so
-only *when* something happens tells the referred object apart: temporal grounding matters.
+Every video shows simple shapes (a shape in a colour) on a noisy background, and every expression
+belongs to one *family*, by what tells its referred objects apart:
+
+* ``appearance`` -- the objects are named by what they always look like ("the red circle",
+  "the two blue squares"); no other object of the video has that shape and colour. The moment is
+  the frames in which the object is visible.
+* ``event`` -- *the temporal grounding case*: 2-3 look-alikes (same shape and colour) drift
+  slowly; the referred one undergoes a transient event that can be seen in a single frame (it
+  turns another colour, flashes, grows, gets a ring). Outside the event it is indistinguishable
+  from its look-alikes; its moment is exactly the event frames (10-50 % of the video, early,
+  middle or late).
+* ``motion`` -- look-alikes that are still except for scripted actions (move left/right, jump,
+  leave the frame); an expression ("the circle jumping", "the squares moving left and then
+  stopping") refers to every look-alike that performs the action, and each object's moment is
+  exactly the frames in which it performs it. The hard tier: only *how* and *when* it moves tells
+  the referred object apart.
+
+A scene is of kind ``event`` (drifting look-alikes with events) or ``motion`` (scripted actions);
+both may hold a distractor group of another shape and colour, named by an ``appearance``
+expression. :func:`make_scene` builds a scene from a ``numpy`` generator and :func:`render` draws
+it fully in memory (frames and per-object masks, events included); :func:`random_video` does both.
 """
 from __future__ import annotations
 
@@ -24,6 +37,21 @@ MOVES = ('left', 'right')
 EXITS = ('exit_left', 'exit_right')
 JUMP_PERIOD = 6
 
+FAMILIES = ('appearance', 'event', 'motion')
+SCENE_KINDS = ('event', 'motion')
+#: transient events of the ``event`` family (see :func:`appearance_at`)
+EVENTS = ('color', 'flash', 'grow', 'ring')
+#: radius factor of a ``grow`` event; event scenes keep this much room to the frame border
+GROW_FACTOR = 1.45
+#: share of white (black for light colours) mixed into the colour on the lit frames of a flash
+FLASH_MIX = 0.6
+#: largest vertical sway of a drifting object, as a fraction of its radius
+SWAY = 0.12
+#: moment position buckets of an event: centre as a fraction of the video
+EVENT_POSITIONS = {'early': (0.1, 0.3), 'middle': (0.4, 0.6), 'late': (0.7, 0.9)}
+#: event moment length as a fraction of the video (inclusive range)
+EVENT_LENGTH = (0.1, 0.5)
+
 
 @dataclass
 class Segment:
@@ -35,6 +63,27 @@ class Segment:
 
 
 @dataclass
+class Event:
+    """A transient change of appearance over frames ``start..end`` (inclusive).
+
+    ``kind`` is one of :data:`EVENTS`; ``color`` is the colour a ``color`` event turns the
+    object (a colour no object of the scene has).
+    """
+
+    kind: str
+    start: int
+    end: int
+    color: str | None = None
+
+    def active(self, k: int) -> bool:
+        """Whether the event changes the object's look in frame ``k`` (a flash is bright on
+        every other frame of its span, starting with the first)."""
+        if not self.start <= k <= self.end:
+            return False
+        return self.kind != 'flash' or (k - self.start) % 2 == 0
+
+
+@dataclass
 class SceneObject:
     obj_id: int
     shape: str
@@ -43,6 +92,7 @@ class SceneObject:
     segments: list[Segment] = field(default_factory=list)
     xs: np.ndarray | None = None   # (T,) centre x per frame
     ys: np.ndarray | None = None   # (T,) centre y per frame
+    event: Event | None = None
 
 
 @dataclass
@@ -50,7 +100,10 @@ class Expression:
     text: str
     obj_ids: list[int]
     moments: dict[int, list[list[int]]]   # obj_id -> inclusive spans
-    action: str                           # left/right/jump/exit_*/left_stop/right_stop/still
+    #: motion: left/right/jump/exit_*/left_stop/right_stop/still; event: event_<kind>;
+    #: appearance: 'appearance'
+    action: str
+    family: str = 'motion'
 
 
 @dataclass
@@ -60,6 +113,7 @@ class Scene:
     num_frames: int
     objects: list[SceneObject]
     expressions: list[Expression]
+    kind: str = 'motion'
 
 
 # ---------------------------------------------------------------------------------- scripts
@@ -181,9 +235,43 @@ def shape_mask(shape: str, cx: float, cy: float, r: float, yy: np.ndarray, xx: n
     raise ValueError(f'unknown shape {shape!r}')
 
 
+def ring_color(color: str) -> tuple[int, int, int]:
+    """Colour of the outline drawn by a ``ring`` event: white, or black on light shapes."""
+    return (0, 0, 0) if color in ('white', 'yellow') else (255, 255, 255)
+
+
+def flash_color(rgb: tuple[float, ...]) -> tuple[float, ...]:
+    """The colour on the lit frames of a flash: mixed with white, or -- for light colours, which
+    white would hardly change -- with black."""
+    target = 0.0 if sum(rgb) / 3 > 200 else 255.0
+    return tuple((1 - FLASH_MIX) * c + FLASH_MIX * target for c in rgb)
+
+
+def appearance_at(obj: SceneObject, k: int
+                  ) -> tuple[tuple[float, float, float], float, tuple[int, int, int] | None]:
+    """How ``obj`` looks in frame ``k``: fill colour, radius and outline colour (``None``: no
+    outline), its event applied."""
+    rgb = tuple(float(c) for c in COLORS[obj.color])
+    radius, ring = obj.radius, None
+    ev = obj.event
+    if ev is not None and ev.active(k):
+        if ev.kind == 'color':
+            rgb = tuple(float(c) for c in COLORS[ev.color])
+        elif ev.kind == 'flash':
+            rgb = flash_color(rgb)
+        elif ev.kind == 'grow':
+            radius = obj.radius * GROW_FACTOR
+        elif ev.kind == 'ring':
+            ring = ring_color(obj.color)
+        else:
+            raise ValueError(f'unknown event kind {ev.kind!r} (object {obj.obj_id})')
+    return rgb, radius, ring
+
+
 def render(scene: Scene, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Frames uint8 RGB ``(T, H, W, 3)`` and visible object masks bool ``(N, T, H, W)``
-    (objects drawn in order; a later object hides an earlier one)."""
+    (objects drawn in order, events included; a later object hides an earlier one). Nothing is
+    written to disk; ``rng`` only draws the background noise."""
     t, h, w = scene.num_frames, scene.height, scene.width
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64) + 0.5
     frames = np.empty((t, h, w, 3), dtype=np.uint8)
@@ -193,11 +281,16 @@ def render(scene: Scene, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
     for k in range(t):
         img = base.copy()
         for i, obj in enumerate(scene.objects):
-            m = shape_mask(obj.shape, obj.xs[k], obj.ys[k], obj.radius, yy, xx)
-            img[m] = COLORS[obj.color]
+            rgb, radius, ring = appearance_at(obj, k)
+            m = shape_mask(obj.shape, obj.xs[k], obj.ys[k], radius, yy, xx)
+            img[m] = rgb
+            if ring is not None:
+                inner = shape_mask(obj.shape, obj.xs[k], obj.ys[k],
+                                   radius - max(1.5, 0.3 * radius), yy, xx)
+                img[m & ~inner] = ring
             masks[:i, k] &= ~m
             masks[i, k] = m
-        frames[k] = img.astype(np.uint8)
+        frames[k] = np.round(img).astype(np.uint8)
     return frames, masks
 
 
@@ -240,12 +333,15 @@ def _segments_matching(obj: SceneObject, key: str, t: int) -> list[list[int]]:
 
 def make_expressions(scene: Scene, groups: list[list[SceneObject]], rng: np.random.Generator,
                      max_per_video: int) -> list[Expression]:
-    """Every (group, action) pair that some group member performs gives one expression; the
-    look-alike group's are kept first, then the distractors', up to ``max_per_video``."""
+    """``motion`` expressions: every (group, action) pair that some member of a look-alike group
+    (two or more objects of the same shape and colour) performs gives one expression, the first
+    group's first, up to ``max_per_video``."""
     out: list[Expression] = []
     keys = ('jump', 'left', 'right', 'exit_left', 'exit_right', 'left_stop', 'right_stop',
             'still')
     for gi, group in enumerate(groups):
+        if len(group) < 2:
+            continue   # a lone object is named by its appearance (see appearance_expressions)
         for key in keys:
             moments = {o.obj_id: _segments_matching(o, key, scene.num_frames) for o in group}
             moments = {k: v for k, v in moments.items() if v}
@@ -257,13 +353,177 @@ def make_expressions(scene: Scene, groups: list[list[SceneObject]], rng: np.rand
             noun = _plural(shape) if len(moments) > 1 else shape
             adjective = f'{color} ' if (gi > 0 or rng.random() < 0.3) else ''
             text = f'the {adjective}{noun} {_phrase(key, rng)}'
-            out.append(Expression(text, sorted(moments), moments, key))
+            out.append(Expression(text, sorted(moments), moments, key, 'motion'))
     return out[:max_per_video]
 
 
-def make_scene(rng: np.random.Generator, width: int, height: int, num_frames: int,
-               max_expressions: int = 6) -> Scene:
-    """One synthetic video: look-alikes (+ a distractor group), motion scripts, expressions."""
+_NUMBERS = {2: 'two', 3: 'three', 4: 'four'}
+
+
+def visible_spans(obj: SceneObject, width: int, height: int) -> list[list[int]]:
+    """Inclusive spans of the frames in which any pixel of the object (as drawn, events
+    included, occlusion ignored) lies inside the frame."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64) + 0.5
+    seen = np.array([shape_mask(obj.shape, obj.xs[k], obj.ys[k], appearance_at(obj, k)[1],
+                                yy, xx).any() for k in range(len(obj.xs))])
+    return _spans(seen)
+
+
+def _spans(flags: np.ndarray) -> list[list[int]]:
+    """Inclusive ``[start, end]`` runs of True in a 1-D bool array."""
+    spans, start = [], None
+    for k, f in enumerate(flags.tolist() + [False]):
+        if f and start is None:
+            start = k
+        elif not f and start is not None:
+            spans.append([start, k - 1])
+            start = None
+    return spans
+
+
+def appearance_expression(scene: Scene, group: list[SceneObject],
+                          rng: np.random.Generator) -> Expression | None:
+    """"the red circle" / "the two blue squares": every object of a shape and colour that no
+    other object of the scene has; moment = the frames in which each is visible."""
+    shape, color = group[0].shape, group[0].color
+    if any((o.shape, o.color) == (shape, color) for o in scene.objects if o not in group):
+        raise ValueError(f'group {shape}/{color} is not every object of its look')
+    moments = {o.obj_id: visible_spans(o, scene.width, scene.height) for o in group}
+    moments = {k: v for k, v in moments.items() if v}
+    if not moments:
+        return None
+    if len(group) == 1:
+        text = f'the {color} {shape}' if rng.random() < 0.7 else f'the only {color} {shape}'
+    else:
+        lead = f'the {_NUMBERS[len(group)]}' if rng.random() < 0.6 else str(
+            rng.choice(['the', 'all the']))
+        text = f'{lead} {color} {_plural(shape)}'
+    return Expression(text, sorted(moments), moments, 'appearance',
+                      'appearance')
+
+
+_EVENT_PHRASES = {   # kind -> [(singular, plural)]; {c}: the colour a colour event turns to
+    'color': [('that turns {c}', 'that turn {c}'), ('turning {c}', 'turning {c}'),
+              ('that briefly becomes {c}', 'that briefly become {c}')],
+    'flash': [('flashing', 'flashing'), ('that blinks', 'that blink'),
+              ('that lights up', 'that light up')],
+    'grow': [('that grows', 'that grow'), ('getting bigger', 'getting bigger'),
+             ('that swells up', 'that swell up')],
+    'ring': [('with a ring', 'with rings'), ('that gets an outline', 'that get outlines'),
+             ('showing a ring', 'showing rings')],
+}
+
+
+def event_expression(group: list[SceneObject], kind: str, color: str | None,
+                     rng: np.random.Generator) -> Expression:
+    """"the square that turns red": the members of a look-alike group showing the event
+    ``(kind, color)``; each object's moment is exactly its event frames."""
+    referred = [o for o in group if o.event is not None
+                and (o.event.kind, o.event.color) == (kind, color)]
+    if not referred:
+        raise ValueError(f'no object of the group shows the event {kind!r}')
+    moments = {o.obj_id: [[o.event.start, o.event.end]] for o in referred}
+    singular, plural = _EVENT_PHRASES[kind][int(rng.integers(len(_EVENT_PHRASES[kind])))]
+    many = len(referred) > 1
+    noun = _plural(group[0].shape) if many else group[0].shape
+    adjective = f'{group[0].color} ' if rng.random() < 0.3 else ''
+    phrase = (plural if many else singular).format(c=color)
+    return Expression(f'the {adjective}{noun} {phrase}', sorted(moments), moments,
+                      f'event_{kind}', 'event')
+
+
+def event_span(rng: np.random.Generator, t: int, kind: str) -> tuple[int, int]:
+    """An event's inclusive frame span: length 10-50 % of ``t`` (a flash: odd, so it starts
+    and ends bright when it can), centred early, in the middle or late."""
+    lo = max(1, int(np.ceil(EVENT_LENGTH[0] * t)))
+    hi = max(lo, int(np.floor(EVENT_LENGTH[1] * t)))
+    length = int(rng.integers(lo, hi + 1))
+    if kind == 'flash' and length % 2 == 0:
+        length = length + 1 if length + 1 <= hi else max(1, length - 1)
+    c_lo, c_hi = EVENT_POSITIONS[str(rng.choice(list(EVENT_POSITIONS)))]
+    centre = rng.uniform(c_lo, c_hi) * t
+    start = int(np.clip(round(centre - length / 2), 0, t - length))
+    return start, start + length - 1
+
+
+def drift(rng: np.random.Generator, obj: SceneObject, t: int, width: int, lane_y: float,
+          speed: float, margin: float) -> None:
+    """Slow smooth motion: a constant horizontal velocity reflected at the borders (kept
+    ``margin`` px inside the frame) and a small vertical sway around ``lane_y``."""
+    lo, hi = margin, width - margin
+    span = max(hi - lo, 1e-6)
+    v = rng.uniform(0.15, 0.45) * speed * rng.choice([-1.0, 1.0])
+    u = (rng.uniform(lo, hi) - lo + v * np.arange(t)) % (2 * span)
+    obj.xs = lo + np.where(u <= span, u, 2 * span - u)
+    amp, period = rng.uniform(0, SWAY * obj.radius), rng.uniform(12, 30)
+    obj.ys = lane_y + amp * np.sin(2 * np.pi * np.arange(t) / period + rng.uniform(0, 2 * np.pi))
+
+
+def _lanes(rng: np.random.Generator, n: int, top: float, bottom: float) -> np.ndarray:
+    lanes = np.linspace(top, bottom, n) if n > 1 else np.array([(top + bottom) / 2])
+    return lanes[rng.permutation(n)]
+
+
+def make_event_scene(rng: np.random.Generator, width: int, height: int, num_frames: int,
+                     max_expressions: int = 6) -> Scene:
+    """Drifting objects: distractor groups (named by appearance) drawn first, then 2-3
+    look-alikes of which one or two show a transient event (``event`` expressions); now and then
+    the look-alikes are also named together by their appearance."""
+    shapes = rng.permutation(SHAPES)
+    colors = [str(c) for c in rng.permutation(list(COLORS))]
+    n_look = int(rng.integers(2, 4))
+    sizes = [[], [1], [1], [2], [1, 1]][int(rng.integers(5))]
+    if n_look + sum(sizes) > 4:
+        sizes = sizes[:1] if sizes == [1, 1] else [1]
+    radius = max(4.0, 0.075 * max(width, height))
+    margin = radius * GROW_FACTOR + 1
+    n_obj = n_look + sum(sizes)
+    sway = SWAY * radius
+    lanes = _lanes(rng, n_obj, margin + sway, height - margin - sway)
+    speed = max(1.5, max(width, height) / 40)
+    looks = [(str(shapes[g + 1]), colors[g + 1], n) for g, n in enumerate(sizes)]
+    looks.append((str(shapes[0]), colors[0], n_look))
+    objects: list[SceneObject] = []
+    groups: list[list[SceneObject]] = []
+    for shape, color, n in looks:
+        groups.append([])
+        for _ in range(n):
+            obj = SceneObject(len(objects), shape, color, radius)
+            drift(rng, obj, num_frames, width, float(lanes[obj.obj_id]), speed, margin)
+            objects.append(obj)
+            groups[-1].append(obj)
+    look_alikes = groups[-1]
+    free_colors = [c for c in colors if c not in {o.color for o in objects}]
+    kinds = [str(k) for k in rng.permutation(EVENTS)]
+    events: list[tuple[str, str | None]] = [(kinds[0], free_colors[0])]
+    order = [int(i) for i in rng.permutation(n_look)]
+    holders = [[look_alikes[order[0]]]]
+    r = rng.random()
+    if r < 0.15 and n_look == 3:   # two of three show the same event: a multi-object one
+        holders[0].append(look_alikes[order[1]])
+    else:   # more look-alikes show other events: disjoint event expressions
+        extra = int(r < 0.75) + int(n_look == 3 and r < 0.4)
+        for j in range(1, 1 + extra):
+            events.append((kinds[j], free_colors[j]))
+            holders.append([look_alikes[order[j]]])
+    for (kind, color), objs in zip(events, holders):
+        for obj in objs:
+            start, end = event_span(rng, num_frames, kind)
+            obj.event = Event(kind, start, end, color if kind == 'color' else None)
+    scene = Scene(width, height, num_frames, objects, [], kind='event')
+    exps = [event_expression(look_alikes, kind, color if kind == 'color' else None, rng)
+            for kind, color in events]
+    named = [g for g in groups[:-1]] + ([look_alikes] if rng.random() < 0.3 else [])
+    exps += [e for e in (appearance_expression(scene, g, rng) for g in named) if e]
+    scene.expressions = exps[:max_expressions]
+    return scene
+
+
+def make_motion_scene(rng: np.random.Generator, width: int, height: int, num_frames: int,
+                      max_expressions: int = 6) -> Scene:
+    """Look-alikes (+ a distractor group) that are still except for scripted actions:
+    ``motion`` expressions for groups of look-alikes, ``appearance`` ones for the distractors
+    (and now and then for the look-alikes as a whole)."""
     shapes = rng.permutation(SHAPES)
     colors = rng.permutation(list(COLORS))
     n_look = int(rng.integers(2, 4))
@@ -271,8 +531,7 @@ def make_scene(rng: np.random.Generator, width: int, height: int, num_frames: in
     n_obj = n_look + n_distract
     radius = max(4.0, 0.075 * max(width, height))
     top, bottom = radius + jump_amplitude(height, radius) + 1, height - radius - 1
-    lanes = np.linspace(top, bottom, n_obj) if n_obj > 1 else np.array([(top + bottom) / 2])
-    lanes = lanes[rng.permutation(n_obj)]
+    lanes = _lanes(rng, n_obj, top, bottom)
     speed = max(1.5, max(width, height) / 40)
     single = ['left', 'right', 'jump', 'exit_left', 'exit_right']
     weights = np.array([0.27, 0.27, 0.3, 0.08, 0.08])
@@ -300,6 +559,32 @@ def make_scene(rng: np.random.Generator, width: int, height: int, num_frames: in
         simulate(rng, obj, acts, num_frames, width, height, float(lanes[i]), speed)
         objects.append(obj)
         groups[0 if look else 1].append(obj)
-    scene = Scene(width, height, num_frames, objects, [])
-    scene.expressions = make_expressions(scene, [g for g in groups if g], rng, max_expressions)
+    groups = [g for g in groups if g]
+    scene = Scene(width, height, num_frames, objects, [], kind='motion')
+    exps = make_expressions(scene, groups, rng, min(3, max_expressions))
+    named = groups[1:] + ([groups[0]] if rng.random() < 0.2 else [])
+    exps += [e for e in (appearance_expression(scene, g, rng) for g in named) if e]
+    scene.expressions = exps[:max_expressions]
     return scene
+
+
+def make_scene(rng: np.random.Generator, width: int, height: int, num_frames: int,
+               max_expressions: int = 6, kind: str | None = None) -> Scene:
+    """One synthetic video of ``kind`` (one of :data:`SCENE_KINDS`; ``None``: drawn from
+    ``rng``, event scenes a little more often) with its expressions."""
+    if kind is None:
+        kind = 'event' if rng.random() < 0.55 else 'motion'
+    if kind == 'event':
+        return make_event_scene(rng, width, height, num_frames, max_expressions)
+    if kind == 'motion':
+        return make_motion_scene(rng, width, height, num_frames, max_expressions)
+    raise ValueError(f'unknown scene kind {kind!r} (expected one of {SCENE_KINDS})')
+
+
+def random_video(rng: np.random.Generator, width: int, height: int, num_frames: int,
+                 kind: str | None = None) -> tuple[Scene, np.ndarray, np.ndarray]:
+    """A random scene rendered in memory: ``(scene, frames uint8 (T, H, W, 3), masks bool
+    (N, T, H, W))`` -- e.g. for class-agnostic tracking pretraining; nothing is written."""
+    scene = make_scene(rng, width, height, num_frames, kind=kind)
+    frames, masks = render(scene, rng)
+    return scene, frames, masks

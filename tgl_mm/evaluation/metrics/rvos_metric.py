@@ -14,6 +14,13 @@ from mmengine.structures import BaseDataElement
 
 from tgl_mm.registry import METRICS
 
+from ..families import (
+    attach_families,
+    flat_family_metrics,
+    format_family_table,
+    load_families,
+    summarize_by_family,
+)
 from ..functional.davis_jf import j_and_f
 from ..functional.moment_retrieval import mplus_to_spans
 from ..mask_io import write_expression_masks
@@ -140,6 +147,11 @@ class RVOSMetric(BaseMetric):
             ``rvos_report_per_video.csv`` go; default the run's log folder
             (``work_dir/<timestamp>``).
         save_breakdown: write those files at all.
+        families_file: an ``expression_families.json`` (``{"videos": {video: {exp_id:
+            family}}}``); J, F, J&F and the count per family are then added to the results
+            (``<family>/J&F``, ...), the log and ``rvos_report.json`` (``per_family``). Default:
+            the dataset's (``dataset_meta['families_file']``, which :class:`MeViSDataset` sets
+            when ``<data_root>/<split>/expression_families.json`` exists); no file, no families.
         collect_device, prefix, collect_dir: see mmengine's ``BaseMetric``.
     """
 
@@ -147,8 +159,9 @@ class RVOSMetric(BaseMetric):
 
     def __init__(self, output_dir: str | None = None, format_only: bool = False,
                  bound_th: float = 0.008, breakdown_dir: str | None = None,
-                 save_breakdown: bool = True, collect_device: str = 'cpu',
-                 prefix: str | None = None, collect_dir: str | None = None) -> None:
+                 save_breakdown: bool = True, families_file: str | None = None,
+                 collect_device: str = 'cpu', prefix: str | None = None,
+                 collect_dir: str | None = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
         if format_only and output_dir is None:
             raise ValueError('RVOSMetric(format_only=True) writes predictions only: set '
@@ -158,6 +171,35 @@ class RVOSMetric(BaseMetric):
         self.bound_th = bound_th
         self.breakdown_dir = breakdown_dir
         self.save_breakdown = save_breakdown
+        self.families_file = families_file
+
+    def _families_path(self) -> str | None:
+        """The families file to use: the argument, else the dataset's (if any)."""
+        if self.families_file is not None:
+            return self.families_file
+        return (self.dataset_meta or {}).get('families_file')
+
+    def _report_extra(self, per_family: dict[str, dict]) -> dict:
+        """Report fields beyond the summary: per-family figures and the dataset's sentence-swap
+        counts (when present)."""
+        extra = {}
+        if per_family:
+            extra['per_family'] = per_family
+        swap = (self.dataset_meta or {}).get('sentence_swap')
+        if swap:
+            extra['sentence_swap'] = swap
+        return extra
+
+    def _per_family(self, records: list[dict]) -> dict[str, dict]:
+        """Attach each record's family and summarise per family (empty without a file)."""
+        path = self._families_path()
+        if path is None or self.format_only:
+            return {}
+        attach_families(records, load_families(path), source=path)
+        per_family = summarize_by_family(records)
+        print_log(f'RVOSMetric: per family ({path}):\n' + format_family_table(per_family),
+                  logger='current')
+        return per_family
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         """Score (and optionally write) each sample; keep only its small record."""
@@ -195,6 +237,7 @@ class RVOSMetric(BaseMetric):
         """Means over expressions (percent); writes the breakdown files."""
         records = deduplicate(results)
         summary = summarize(records)
+        per_family = self._per_family(records)
         if self.output_dir is not None:
             print_log(f'RVOSMetric: predictions of {len(records)} expressions written to '
                       f'{os.path.abspath(self.output_dir)}', logger='current')
@@ -204,9 +247,10 @@ class RVOSMetric(BaseMetric):
                 print_log('RVOSMetric: no breakdown_dir and no run log folder; per-expression '
                           'breakdown not written', logger='current', level=logging.WARNING)
             else:
-                paths = write_report(out_dir / 'rvos_report.json', records, summary)
+                paths = write_report(out_dir / 'rvos_report.json', records, summary,
+                                     extra=self._report_extra(per_family))
                 print_log(f'RVOSMetric: per-expression breakdown in {paths["json"]}, '
                           f'{paths["expressions_csv"]}, {paths["videos_csv"]}', logger='current')
         if self.format_only:
             return {k: v for k, v in summary.items() if k not in ('J', 'F', 'J&F')}
-        return summary
+        return {**summary, **flat_family_metrics(per_family)}

@@ -1,0 +1,53 @@
+"""tools/demo.py: its steps are a list, and its table reads per-family J&F and the swap gap."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope='module')
+def demo():
+    spec = importlib.util.spec_from_file_location('tool_demo', REPO / 'tools' / 'demo.py')
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module          # dataclasses look their module up
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+def _report(scores, swap=None):
+    recs = [dict(video_id=v, exp_id=e, family=f, **{'J&F': s}) for (v, e, f), s in scores.items()]
+    rep = {'per_expression': recs, 'num_expressions': len(recs), 'pred_mplus_coverage': 50.0}
+    if swap:
+        rep['sentence_swap'] = swap
+    return rep
+
+
+def test_steps_are_a_list(demo):
+    assert [s.name for s in demo.STEPS] == ['data', 'train', 'test', 'swap']
+
+
+def test_family_table_and_swap_gap(demo):
+    own = _report({('v', '0', 'appearance'): 80.0, ('v', '1', 'event'): 60.0,
+                   ('v', '2', 'motion'): 40.0, ('w', '0', 'event'): 20.0})
+    swapped = _report({('v', '0', 'appearance'): 30.0, ('v', '1', 'event'): 50.0,
+                       ('v', '2', 'motion'): 40.0}, swap=dict(swapped=3, dropped=1))
+    assert demo.family_jf(own) == dict(appearance=80.0, event=40.0, motion=40.0, all=50.0)
+    gap = demo.swap_gap(own, swapped)   # w/0 has no partner: left out of both sides
+    assert gap == dict(appearance=50.0, event=10.0, motion=0.0, all=20.0)
+    table = demo.format_table({'oracle': (own, 3.0), 'none': (own, 2.0),
+                               'oracle_swapped': (swapped, 2.0)})
+    lines = table.splitlines()
+    assert lines[0].split()[:5] == ['J&F', 'appearance', 'event', 'motion', 'all']
+    assert lines[1].split()[:5] == ['oracle', '80.0', '40.0', '40.0', '50.0']
+    assert lines[4].split()[:6] == ['swap', 'gap', '50.0', '10.0', '0.0', '20.0']
+    assert '1 without one' in lines[5]
+
+
+def test_reports_without_families(demo):
+    rep = {'per_expression': [{'video_id': 'v', 'exp_id': '0', 'J&F': 70.0}]}
+    assert demo.family_jf(rep) == dict(appearance=None, event=None, motion=None, all=70.0)
+    assert '-' in demo.format_table({'none': (rep, 1.0)}).splitlines()[1]

@@ -1,0 +1,95 @@
+"""Expression families: J&F per family (synthetic MeViS-M's ``appearance`` / ``event`` /
+``motion``, or any grouping given in the same file format).
+
+File (``{split}/expression_families.json``, written by the synthetic generator)::
+
+    {"videos": {"<video_id>": {"<exp_id>": "<family>", ...}, ...}}
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from .report import expression_key, summarize
+
+__all__ = ['FAMILIES_FILE', 'load_families', 'attach_families', 'summarize_by_family',
+           'flat_family_metrics', 'format_family_table']
+
+#: name of the families file inside a split directory
+FAMILIES_FILE = 'expression_families.json'
+
+
+def load_families(path: str | os.PathLike) -> dict[tuple[str, str], str]:
+    """``{(video_id, exp_id): family}`` from a families file; a malformed file raises a
+    ``ValueError`` naming the file, video, expression and field."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding='utf-8'))
+    except FileNotFoundError:
+        raise FileNotFoundError(f'families file not found: {path}') from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f'file {path}: invalid JSON at line {e.lineno}: {e.msg}') from e
+    videos = raw.get('videos') if isinstance(raw, dict) else None
+    if not isinstance(videos, dict):
+        raise ValueError(f'file {path}, field "videos": expected an object of videos')
+    out: dict[tuple[str, str], str] = {}
+    for vid, exps in videos.items():
+        if not isinstance(exps, dict):
+            raise ValueError(f'file {path}, video {vid!r}: expected an object '
+                             '{exp_id: family}')
+        for exp_id, family in exps.items():
+            if not isinstance(family, str) or not family:
+                raise ValueError(f'file {path}, video {vid!r}, expression {exp_id!r}, field '
+                                 f'family: expected a non-empty string, got {family!r}')
+            out[(str(vid), str(exp_id))] = family
+    return out
+
+
+def attach_families(records: Sequence[dict], families: dict[tuple[str, str], str],
+                    source: str | os.PathLike = 'families') -> None:
+    """Set ``record['family']`` for every record (in place); a record whose expression the
+    families lack raises, naming it and ``source``."""
+    for rec in records:
+        key = expression_key(rec)
+        if key not in families:
+            raise ValueError(f'file {source}: no family for video {key[0]!r}, expression '
+                             f'{key[1]!r}')
+        rec['family'] = families[key]
+
+
+def summarize_by_family(records: Sequence[dict]) -> dict[str, dict]:
+    """``{family: summary}`` (see :func:`tgl_mm.evaluation.report.summarize`: J, F, J&F,
+    num_expressions and any grounding figures) over the records that carry a ``family``,
+    families sorted by name."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for rec in records:
+        if rec.get('family') is not None:
+            groups[str(rec['family'])].append(rec)
+    return {fam: summarize(groups[fam]) for fam in sorted(groups)}
+
+
+def flat_family_metrics(per_family: dict[str, dict]) -> dict[str, float]:
+    """Scalar metrics for the log: ``<family>/J``, ``<family>/F``, ``<family>/J&F``,
+    ``<family>/num_expressions``."""
+    out: dict[str, float] = {}
+    for fam, s in per_family.items():
+        for key in ('J', 'F', 'J&F', 'num_expressions'):
+            if key in s:
+                out[f'{fam}/{key}'] = s[key]
+    return out
+
+
+def format_family_table(per_family: dict[str, dict], overall: dict | None = None) -> str:
+    """A small text table: one row per family (and ``all``) with its count, J, F and J&F."""
+    lines = [f'{"family":<12} {"exps":>5} {"J":>6} {"F":>6} {"J&F":>6}']
+    rows = list(per_family.items()) + ([('all', overall)] if overall else [])
+    for fam, s in rows:
+        if 'J' in s:
+            lines.append(f'{fam:<12} {s["num_expressions"]:5d} {s["J"]:6.1f} {s["F"]:6.1f} '
+                         f'{s["J&F"]:6.1f}')
+        else:
+            lines.append(f'{fam:<12} {s["num_expressions"]:5d} {"-":>6} {"-":>6} {"-":>6}')
+    return '\n'.join(lines)
