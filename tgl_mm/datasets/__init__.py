@@ -3,7 +3,7 @@
 Importing this package registers every dataset (``DATASETS``) and transform / frame sampler
 (``TRANSFORMS``) in the ``tgl_mm`` scope.
 """
-from . import samplers, transforms  # noqa: F401  (register)
+from . import samplers, synthetic, transforms  # noqa: F401  (register)
 from .base_rvos_dataset import BaseRVOSDataset
 from .mask_store import RLEStore
 from .mevis import MeViSDataset, MeViSObjectTracks

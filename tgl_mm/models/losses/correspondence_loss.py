@@ -31,6 +31,8 @@ from tgl_mm.registry import MODELS
 BACKGROUND = 0
 #: token label of a token that is neither clearly on an object nor clearly background
 IGNORE = -1
+#: label of an object-pointer memory token (matches no query)
+POINTER = -2
 
 
 def token_labels(masks: Tensor, grid: int, on: float = 0.3, off: float = 0.1) -> Tensor:
@@ -57,41 +59,48 @@ def token_labels(masks: Tensor, grid: int, on: float = 0.3, off: float = 0.1) ->
     return labels
 
 
-def correspondence_nll(logits: Tensor, query_labels: Tensor, memory_labels: Tensor) -> Tensor:
-    """Cross-entropy between attention and uniform attention on same-label memory tokens.
+def correspondence_nll(logits: Tensor, query_labels: Tensor, memory_labels: Tensor,
+                       background_weight: float = 0.2) -> Tensor:
+    """Negative log of the attention mass that each query token puts on memory tokens of its
+    own label (its object, or background).
 
     Args:
         logits: (H, Q, K) attention logits of one video (H heads, Q query tokens, K memory
-            tokens that carry a label).
+            tokens: every token the softmax runs over, object pointers included).
         query_labels: long (Q,) :func:`token_labels` of the current frame.
-        memory_labels: long (K,) labels of the memory tokens, in the order of ``logits``.
+        memory_labels: long (K,) labels of the memory tokens, in the order of ``logits``;
+            :data:`POINTER` for object-pointer tokens (never a match, but they take mass).
+        background_weight: weight of background queries relative to object queries.
 
     Returns:
-        Scalar: the mean over heads and over the query tokens that have a labelled counterpart
-        in memory (0 when none has).
+        Scalar: the weighted mean over the query tokens that have a counterpart in memory
+        (background queries weighted ``background_weight``), averaged over heads; 0 when no query
+        has a counterpart.
     """
     same = (query_labels[:, None] == memory_labels[None, :]) & (query_labels[:, None] >= 0)
     valid = same.any(1)
     if not bool(valid.any()):
         return logits.sum() * 0.0
-    target = same[valid].float()
-    target = target / target.sum(1, keepdim=True)
-    log_attn = logits[:, valid].float().log_softmax(-1)
-    return -(target[None] * log_attn).sum(-1).mean()
+    scores = logits[:, valid].float()
+    matched = scores.masked_fill(~same[valid][None], float('-inf'))
+    nll = scores.logsumexp(-1) - matched.logsumexp(-1)                  # (H, Q_valid)
+    weight = torch.where(query_labels[valid] > 0, 1.0, background_weight).to(nll.dtype)
+    return (nll * weight).sum(-1).mean() / weight.sum()
 
 
 class MemoryAttentionRecorder:
     """Records the cross-attention logits of every layer of a SAM2 ``MemoryAttention``.
 
     While :attr:`active`, each call of a layer's ``cross_attn_image`` (sam2's ``RoPEAttention``)
-    appends ``(logits, num_object_pointer_tokens)`` with logits (B, H, Q, K_spatial) over the
-    spatial memory tokens (object-pointer tokens, which take no RoPE, are left out), computed
-    with the module's own projections and rotary encoding. Use as a context manager; hooks are
-    removed by :meth:`close`.
+    appends its attention logits (B, H, Q, K) to :attr:`logits` and the number of trailing
+    object-pointer tokens of K (no RoPE) to :attr:`pointers`, computed with the module's own
+    projections and rotary encoding. Use as a context manager; hooks are removed by
+    :meth:`close`.
     """
 
     def __init__(self, memory_attention: nn.Module) -> None:
         self.logits: list[Tensor] = []
+        self.pointers: list[int] = []
         self.active = False
         self._handles = [layer.cross_attn_image.register_forward_hook(self._hook,
                                                                       with_kwargs=True)
@@ -103,13 +112,16 @@ class MemoryAttentionRecorder:
         q_in, k_in = (kwargs['q'], kwargs['k']) if 'q' in kwargs else args[:2]
         q = module._separate_heads(module.q_proj(q_in), module.num_heads)
         k = module._separate_heads(module.k_proj(k_in), module.num_heads)
-        num_rope = k.shape[-2] - int(kwargs.get('num_k_exclude_rope', 0))
-        q, k = apply_rotary_enc(q, k[:, :, :num_rope], freqs_cis=module.freqs_cis,
-                                repeat_freqs_k=module.rope_k_repeat)
+        pointers = int(kwargs.get('num_k_exclude_rope', 0))
+        num_rope = k.shape[-2] - pointers
+        q, k_rope = apply_rotary_enc(q, k[:, :, :num_rope], freqs_cis=module.freqs_cis,
+                                     repeat_freqs_k=module.rope_k_repeat)
+        k = torch.cat([k_rope, k[:, :, num_rope:]], dim=-2)
         self.logits.append(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]))
+        self.pointers.append(pointers)
 
     def __enter__(self) -> MemoryAttentionRecorder:
-        self.logits = []
+        self.logits, self.pointers = [], []
         self.active = True
         return self
 
@@ -128,19 +140,24 @@ class MemoryCorrespondenceLoss(nn.Module):
 
     Args:
         loss_weight: weight of the loss (1.0).
+        background_weight: weight of background query tokens (0.2).
         on, off: :func:`token_labels` thresholds.
     """
 
-    def __init__(self, loss_weight: float = 1.0, on: float = 0.3, off: float = 0.1) -> None:
+    def __init__(self, loss_weight: float = 1.0, background_weight: float = 0.2,
+                 on: float = 0.3, off: float = 0.1) -> None:
         super().__init__()
         self.loss_weight = loss_weight
+        self.background_weight = background_weight
         self.on = on
         self.off = off
 
-    def forward(self, logits: Sequence[Tensor], memory_frames: Sequence[Sequence[int]],
-                query_frames: Sequence[int], object_masks: Sequence[Tensor]) -> Tensor:
+    def forward(self, logits: Sequence[Tensor], pointers: Sequence[int],
+                memory_frames: Sequence[Sequence[int]], query_frames: Sequence[int],
+                object_masks: Sequence[Tensor]) -> Tensor:
         """Args:
             logits: recorded (B, H, Q, K) logits, one per memory-attention call.
+            pointers: for each call, the number of object-pointer tokens at the end of K.
             memory_frames: for each call, the clip frames whose memories make up K, in order.
             query_frames: for each call, the clip frame being segmented.
             object_masks: per video, bool (N_b, T, S, S) masks of all its objects.
@@ -148,7 +165,7 @@ class MemoryCorrespondenceLoss(nn.Module):
         Returns:
             ``loss_weight`` times the mean loss over calls and videos.
         """
-        if not (len(logits) == len(memory_frames) == len(query_frames)):
+        if not (len(logits) == len(pointers) == len(memory_frames) == len(query_frames)):
             raise ValueError(f'{len(logits)} logits for {len(memory_frames)} memory lists and '
                              f'{len(query_frames)} query frames')
         if not logits:
@@ -156,11 +173,14 @@ class MemoryCorrespondenceLoss(nn.Module):
         grid = math.isqrt(logits[0].shape[-2])
         labels = [token_labels(m, grid, self.on, self.off) for m in object_masks]
         terms = []
-        for call, frames, t in zip(logits, memory_frames, query_frames):
+        for call, num_ptr, frames, t in zip(logits, pointers, memory_frames, query_frames):
             for b, video_labels in enumerate(labels):
-                memory = video_labels[list(frames)].flatten()
+                memory = torch.cat([video_labels[list(frames)].flatten(),
+                                    video_labels.new_full((num_ptr,), POINTER)])
                 if memory.numel() != call.shape[-1]:
                     raise ValueError(f'{call.shape[-1]} memory tokens recorded, {memory.numel()} '
-                                     f'labels for memory frames {list(frames)}')
-                terms.append(correspondence_nll(call[b], video_labels[t], memory))
+                                     f'labels for memory frames {list(frames)} and {num_ptr} '
+                                     'object pointers')
+                terms.append(correspondence_nll(call[b], video_labels[t], memory,
+                                                self.background_weight))
         return self.loss_weight * torch.stack(terms).mean()

@@ -150,7 +150,8 @@ class SAM2Pretrainer(BaseModel):
                 memory += [frames] * layers
                 query += [step.frame] * layers
         masks = [s.gt_object_masks.to(self.recorder.logits[0].device) for s in data_samples]
-        return self.correspondence_loss(self.recorder.logits, memory, query, masks)
+        return self.correspondence_loss(self.recorder.logits, self.recorder.pointers, memory, query,
+                                        masks)
 
     @torch.no_grad()
     def predict(self, inputs: Tensor, data_samples: list[VideoDataSample]
