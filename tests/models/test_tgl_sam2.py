@@ -213,13 +213,15 @@ def test_chunked_features_source():
     assert chunk_of[3] == 2 and chunk_of[4] == 1
     calls = []
 
-    def encode(x, adapted):
+    frames = torch.arange(7.0).view(7, 1, 1, 1).expand(7, 3, 2, 2).contiguous()
+
+    def encode(idx, adapted):
+        x = frames[idx]
         calls.append((x[:, 0, 0, 0].tolist(), adapted))
         feats = {'vision_features': x.clone(), 'backbone_fpn': [x.clone()]}
         return feats, torch.full((1, 4), float(adapted))
 
-    frames = torch.arange(7.0).view(7, 1, 1, 1).expand(7, 3, 2, 2).contiguous()
-    src = ChunkedFeatures(frames, adapt, encode, chunk_size=2, max_cached=2)
+    src = ChunkedFeatures(adapt, encode, chunk_size=2, max_cached=2)
     assert src(4)['vision_features'][0, 0, 0, 0] == 4
     assert src(1)['backbone_fpn'][0].shape == (1, 3, 2, 2)
     assert src.prompt(2)[0, 0] == 1.0 and src.prompt(0)[0, 0] == 0.0

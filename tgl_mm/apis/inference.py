@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,10 +20,10 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
-from tgl_mm.registry import GROUNDINGS, MODELS, TRANSFORMS
+from tgl_mm.apis.streaming import segment_expressions
+from tgl_mm.apis.video_io import FrameSource, open_frames
+from tgl_mm.registry import MODELS, TRANSFORMS
 from tgl_mm.structures import VideoDataSample
-
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
 
 
 @dataclass
@@ -75,33 +74,12 @@ def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None
 
 def read_frames(source: str | os.PathLike | Sequence[np.ndarray]
                 ) -> tuple[np.ndarray, list[str]]:
-    """Frames ``(T, H, W, 3)`` RGB uint8 and their names, from a folder of images (sorted by
-    name) or a sequence of RGB arrays."""
-    if isinstance(source, (str, os.PathLike)):
-        import cv2
-
-        folder = Path(source)
-        if not folder.is_dir():
-            raise FileNotFoundError(f'frame folder not found: {folder}')
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-        if not files:
-            raise FileNotFoundError(f'no image files ({", ".join(IMAGE_EXTENSIONS)}) in {folder}')
-        frames = []
-        for path in files:
-            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise OSError(f'cannot read frame {path}')
-            frames.append(bgr[:, :, ::-1])
-        names = [p.stem for p in files]
-    else:
-        frames = [np.asarray(f) for f in source]
-        if not frames:
-            raise ValueError('segment_video needs at least one frame')
-        names = [f'{i:05d}' for i in range(len(frames))]
-    shapes = {f.shape for f in frames}
-    if len(shapes) != 1 or len(next(iter(shapes))) != 3 or next(iter(shapes))[2] != 3:
-        raise ValueError(f'frames must all be (H, W, 3) RGB of one size, got shapes {shapes}')
-    return np.ascontiguousarray(np.stack(frames)).astype(np.uint8, copy=False), names
+    """Frames ``(T, H, W, 3)`` RGB uint8 and their names, from a video file, a folder of images
+    (sorted by name) or a sequence of RGB arrays. This holds the whole video: inference streams
+    instead (:func:`segment_video`)."""
+    frames = open_frames(source)
+    array = np.stack(list(frames))
+    return array, [frames.frame_name(i) for i in range(len(array))]
 
 
 def build_sample(frames: np.ndarray, names: list[str], text: str, image_size: int,
@@ -132,38 +110,39 @@ def build_sample(frames: np.ndarray, names: list[str], text: str, image_size: in
     return packed['inputs'], packed['data_samples']
 
 
-@torch.no_grad()
-def segment_video(model: torch.nn.Module, frames: str | os.PathLike | Sequence[np.ndarray],
+def segment_video(model: torch.nn.Module,
+                  frames: str | os.PathLike | Sequence[np.ndarray] | FrameSource,
                   text: str, grounding: str | dict | None = None,
-                  mplus: Sequence[bool] | np.ndarray | None = None) -> SegmentationResult:
+                  mplus: Sequence[bool] | np.ndarray | None = None,
+                  tmp_dir: str | os.PathLike | None = None) -> SegmentationResult:
     """Segment the object(s) a sentence refers to in every frame of a video.
+
+    Streams (see :func:`~tgl_mm.apis.streaming.segment_expressions`): the frames are decoded
+    once into a compact spill file and encoded chunk by chunk; only the returned masks grow with
+    the video. For several sentences, or masks written to disk as they come, use
+    ``segment_expressions`` (or ``tools/infer.py``).
 
     Args:
         model: a model from :func:`init_model`.
-        frames: a folder of frame images (sorted by name) or a sequence of RGB arrays.
+        frames: a video file (mp4, avi, mov, webm, mkv), a folder of frame images (sorted by
+            name) or a sequence of RGB arrays.
         text: the referring expression.
         grounding: how M+ is chosen: a ``GROUNDINGS`` name (``'none'``, ``'tam'``, ...) or
             config; default: ``'oracle'`` when ``mplus`` is given, else ``'none'``.
         mplus: optional per-frame M+ flags you already know (e.g. from your own moment
             retrieval); used by ``oracle`` grounding.
+        tmp_dir: folder for the spill file (default: the system's temporary folder).
 
     Returns:
         :class:`SegmentationResult`.
     """
-    array, names = read_frames(frames)
-    inputs, sample = build_sample(array, names, text, model.head.image_size, mplus)
-    if grounding is None:
-        grounding = 'oracle' if mplus is not None else 'none'
-    if isinstance(grounding, str):
-        grounding = dict(type=grounding)
-    previous = model.grounding
-    model.grounding = GROUNDINGS.build(grounding)
-    try:
-        data = model.data_preprocessor(dict(inputs=[inputs], data_samples=[sample]), False)
-        sample = model.predict(data['inputs'], data['data_samples'])[0]
-    finally:
-        model.grounding = previous
-    frame_scores = sample.pred_frame_scores.numpy() if 'pred_frame_scores' in sample else None
-    return SegmentationResult(masks=sample.pred_masks.numpy(), mplus=sample.pred_mplus.numpy(),
-                              object_scores=sample.pred_object_scores.numpy(),
-                              frame_scores=frame_scores, frame_names=names)
+    masks: dict[int, np.ndarray] = {}
+
+    def keep(k: int, t: int, mask: np.ndarray) -> None:
+        masks[t] = mask
+
+    run = segment_expressions(model, frames, [text], keep, grounding=grounding,
+                              mplus=None if mplus is None else [mplus], tmp_dir=tmp_dir)
+    return SegmentationResult(masks=np.stack([masks[t] for t in range(run.num_frames)]),
+                              mplus=run.mplus[0], object_scores=run.object_scores[0],
+                              frame_scores=run.frame_scores[0], frame_names=run.frame_names)

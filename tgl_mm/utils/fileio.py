@@ -11,8 +11,11 @@ from typing import Any
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, suffix: str = '.tmp') -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it onto ``path``.
+
+    ``suffix`` ends the temporary name (e.g. ``'.mp4'`` for writers that pick the format from
+    the extension).
 
     The temporary file lives in the same directory (same filesystem), so ``os.replace`` is atomic.
     If the body raises, the temporary file is removed and ``path`` is left untouched.
@@ -23,7 +26,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=suffix, dir=path.parent)
     os.close(fd)
     # mkstemp creates 0600 files; give the result the permissions a plain open() would
     umask = os.umask(0)

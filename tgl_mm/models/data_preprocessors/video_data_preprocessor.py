@@ -39,6 +39,29 @@ class VideoDataPreprocessor(BaseDataPreprocessor):
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, 1, 3, 1, 1),
                              persistent=False)
 
+    def normalize(self, frames: torch.Tensor) -> torch.Tensor:
+        """``(..., 3, S, S)`` uint8 (or float 0-255) frames -> float32 normalised, on the device.
+
+        Test-time inference calls this chunk by chunk, so a whole video is never held as float.
+        """
+        frames = frames.to(self.device, non_blocking=self._non_blocking)
+        shape = (3, 1, 1)
+        return (frames.float() - self.mean.view(shape)) / self.std.view(shape)
+
+    def collate(self, data: dict) -> torch.Tensor:
+        """Stack ``data['inputs']`` (list of (T, 3, S, S) clips, or a (B, T, 3, S, S) tensor)
+        into (B, T, 3, S, S), as they are (no normalisation, no device move)."""
+        inputs = data['inputs']
+        if isinstance(inputs, torch.Tensor):
+            inputs = list(inputs) if inputs.dim() == 5 else [inputs]
+        shapes = {tuple(x.shape) for x in inputs}
+        if len(shapes) != 1:
+            raise ValueError(f'all clips of a batch must share (T, 3, S, S); got shapes {shapes}')
+        shape = shapes.pop()
+        if len(shape) != 4 or shape[1] != 3:
+            raise ValueError(f'each clip must be (T, 3, S, S) RGB, got {shape}')
+        return torch.stack(list(inputs))
+
     def forward(self, data: dict, training: bool = False) -> dict:
         """Args:
             data: ``dict(inputs=list[uint8 Tensor (T, 3, S, S)],
@@ -50,17 +73,7 @@ class VideoDataPreprocessor(BaseDataPreprocessor):
         Returns:
             ``dict(inputs=float Tensor (B, T, 3, S, S), data_samples=list[VideoDataSample])``.
         """
-        inputs = data['inputs']
-        if isinstance(inputs, torch.Tensor):
-            inputs = list(inputs) if inputs.dim() == 5 else [inputs]
-        shapes = {tuple(x.shape) for x in inputs}
-        if len(shapes) != 1:
-            raise ValueError(f'all clips of a batch must share (T, 3, S, S); got shapes {shapes}')
-        shape = shapes.pop()
-        if len(shape) != 4 or shape[1] != 3:
-            raise ValueError(f'each clip must be (T, 3, S, S) RGB, got {shape}')
-        batch = torch.stack([x.to(self.device, non_blocking=self._non_blocking) for x in inputs])
-        batch = (batch.float() - self.mean) / self.std
+        batch = self.normalize(self.collate(data))
         samples: list[VideoDataSample] = data.get('data_samples') or []
         if training:
             samples = self.cast_data(samples)

@@ -224,13 +224,14 @@ class CrossModalAdapter(BaseModule):
         for layer in self.layers:
             layer.reset_identity()
 
-    def forward(self, image_encoder, text_encoder, images: Tensor, input_ids: Tensor,
-                attention_mask: Tensor, adapt: Tensor):
+    def forward(self, image_encoder, text_encoder, images: Tensor | None, input_ids: Tensor,
+                attention_mask: Tensor, adapt: Tensor, trunk: list[Tensor] | None = None):
         """Encode a batch of clips in lockstep; see
-        :func:`tgl_mm.models.necks.lockstep_encoder.lockstep_encode`."""
+        :func:`tgl_mm.models.necks.lockstep_encoder.lockstep_encode` (``trunk``: precomputed
+        shared-stage outputs, e.g. shared by several sentences)."""
         from tgl_mm.models.necks.lockstep_encoder import lockstep_encode
         return lockstep_encode(image_encoder, text_encoder, self, images, input_ids,
-                               attention_mask, adapt)
+                               attention_mask, adapt, trunk=trunk)
 
 
 __all__ = ['CrossModalAdapter', 'AdapterLayer', 'CrossAttention',

@@ -9,6 +9,7 @@ stream only attends to the adapted frames of its own video.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -52,8 +53,53 @@ def _select(feats: dict, rows) -> dict:
     return {k: [x[rows] for x in v] if isinstance(v, list) else v[rows] for k, v in feats.items()}
 
 
-def lockstep_encode(image_encoder, text_encoder, adapter, images: Tensor, input_ids: Tensor,
-                    attention_mask: Tensor, adapt: Tensor) -> LockstepOutput:
+def first_adapted_stage(image_encoder, adapter) -> int:
+    """The first Hiera stage followed by an adapter (``num_stages`` without adapters)."""
+    stages = adapter.adapter_stages if adapter is not None else ()
+    return stages[0] if stages else image_encoder.num_stages
+
+
+def num_shared_stages(image_encoder, adapter) -> int:
+    """How many Hiera stages both paths (F_Adp and F_SAM) compute identically, whatever the text:
+    stages ``0 .. first adapted stage`` (its output before the adapter) -- every stage without
+    adapters (``adapter=None``)."""
+    return min(first_adapted_stage(image_encoder, adapter), image_encoder.num_stages - 1) + 1
+
+
+def encode_trunk(image_encoder, images: Tensor, num_stages: int) -> list[Tensor]:
+    """The text-independent start of the image encoder: patch embedding and the first
+    ``num_stages`` Hiera stages.
+
+    Args:
+        image_encoder: a ``SAM2ImageEncoder``.
+        images: (N, 3, S, S) normalised frames.
+        num_stages: stages to run (see :func:`num_shared_stages`).
+
+    Returns:
+        ``num_stages`` channels-last stage outputs (N, h_i, w_i, C_i).
+    """
+    x = image_encoder.patch_embed(images)
+    outs = []
+    for stage in range(num_stages):
+        x = image_encoder.forward_stage(x, stage)
+        outs.append(x)
+    return outs
+
+
+def raw_from_trunk(image_encoder, trunk: Sequence[Tensor]) -> dict:
+    """F_SAM from :func:`encode_trunk`'s outputs: the remaining stages and the FPN neck (equal to
+    ``image_encoder(images)``)."""
+    outs = list(trunk)
+    x = outs[-1]
+    for stage in range(len(outs), image_encoder.num_stages):
+        x = image_encoder.forward_stage(x, stage)
+        outs.append(x)
+    return image_encoder.neck([o.permute(0, 3, 1, 2) for o in outs])
+
+
+def lockstep_encode(image_encoder, text_encoder, adapter, images: Tensor | None,
+                    input_ids: Tensor, attention_mask: Tensor, adapt: Tensor,
+                    trunk: Sequence[Tensor] | None = None) -> LockstepOutput:
     """Run ``SAM2ImageEncoder`` and ``HFTextEncoder`` in lockstep with the adapters.
 
     Args:
@@ -62,28 +108,33 @@ def lockstep_encode(image_encoder, text_encoder, adapter, images: Tensor, input_
         text_encoder: an ``HFTextEncoder`` (``embed``, ``forward_layer``, ``num_layers``,
             ``hidden_size``).
         adapter: a ``CrossModalAdapter`` (schedule and adapter layers).
-        images: (B * T, 3, S, S) normalised frames, grouped by video (video-major).
+        images: (B * T, 3, S, S) normalised frames, grouped by video (video-major); may be None
+            when ``trunk`` is given.
         input_ids: long (B, L) tokens of the B expressions.
         attention_mask: (B, L) 0/1 mask of real tokens.
         adapt: bool (B, T) or (B * T,): frames that take the adapter path F_Adp (M+).
+        trunk: the frames' :func:`encode_trunk` outputs (``num_shared_stages`` of them), e.g.
+            cached and shared by several sentences; computed from ``images`` when None.
 
     Returns:
         :class:`LockstepOutput`.
     """
     ends = adapter.check_encoders(image_encoder, text_encoder)
+    first = first_adapted_stage(image_encoder, adapter)
+    if trunk is None:
+        trunk = encode_trunk(image_encoder, images, num_shared_stages(image_encoder, adapter))
     batch = input_ids.shape[0]
-    num = images.shape[0]
+    num = trunk[0].shape[0]
     if batch == 0 or num % batch:
         raise ValueError(f'lockstep_encode: {num} frames cannot be split into {batch} videos')
     steps = num // batch
-    adapt = adapt.to(device=images.device, dtype=torch.bool).reshape(-1)
+    adapt = adapt.to(device=trunk[0].device, dtype=torch.bool).reshape(-1)
     if adapt.numel() != num:
         raise ValueError(f'lockstep_encode: adapt has {adapt.numel()} flags for {num} frames')
     rows_adp = torch.nonzero(adapt).squeeze(1)
     rows_raw = torch.nonzero(~adapt).squeeze(1)
     video_of_adp = rows_adp // steps
     text_pad = attention_mask == 0
-    first = adapter.adapter_stages[0] if adapter.adapter_stages else image_encoder.num_stages
 
     has_adp, has_raw = len(rows_adp) > 0, len(rows_raw) > 0
     order = torch.argsort(torch.cat([rows_adp, rows_raw]))
@@ -94,14 +145,13 @@ def lockstep_encode(image_encoder, text_encoder, adapter, images: Tensor, input_
             return x_raw if x_adp is None else x_adp
         return torch.cat([x_adp, x_raw])[order]
 
-    x = image_encoder.patch_embed(images)
     text = text_encoder.embed(input_ids)
     done = 0
     stage_outputs: list[Tensor] = []          # (N, C_i, H_i, W_i) for the neck
     x_adp = x_raw = None
     for stage in range(image_encoder.num_stages):
         if stage <= first:                    # shared by both paths
-            x = image_encoder.forward_stage(x, stage)
+            x = trunk[stage]
             if stage == first:
                 x_adp = x[rows_adp] if has_adp else None
                 x_raw = x[rows_raw] if has_raw else None
@@ -123,4 +173,5 @@ def lockstep_encode(image_encoder, text_encoder, adapter, images: Tensor, input_
                           adapt=adapt.reshape(batch, steps))
 
 
-__all__ = ['lockstep_encode', 'LockstepOutput']
+__all__ = ['lockstep_encode', 'LockstepOutput', 'encode_trunk', 'raw_from_trunk',
+           'num_shared_stages', 'first_adapted_stage']

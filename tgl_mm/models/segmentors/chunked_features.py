@@ -18,9 +18,10 @@ from collections.abc import Callable
 
 from torch import Tensor
 
-#: encodes frames (n, 3, S, S) on one path -> (image-encoder output dict with n frames,
-#: text prompt (P, C) or None)
-EncodeFn = Callable[[Tensor, bool], tuple[dict, Tensor | None]]
+#: encodes frames (a list of n frame indices) on one path -> (image-encoder output dict with n
+#: frames, text prompt (P, C) or None); the function loads the frames itself, so no video-long
+#: tensor needs to exist
+EncodeFn = Callable[[list[int], bool], tuple[dict, Tensor | None]]
 
 
 def path_chunks(adapt: Tensor, chunk_size: int) -> tuple[list[list[int]], dict[int, int]]:
@@ -50,19 +51,16 @@ class ChunkedFeatures:
     """A ``t -> features`` source (see ``MDPHead.iter_video``) that encodes chunks on demand.
 
     Args:
-        frames: (T, 3, S, S) normalised frames of one video.
         adapt: bool (T,) frames on the adapter path (F_Adp + text prompt).
-        encode: ``encode(frames, adapted) -> (features dict, prompt or None)``.
+        encode: ``encode(frame_indices, adapted) -> (features dict, prompt or None)``.
         chunk_size: frames per chunk.
         max_cached: chunks kept at once (least recently used are dropped).
     """
 
-    def __init__(self, frames: Tensor, adapt: Tensor, encode: EncodeFn, chunk_size: int,
+    def __init__(self, adapt: Tensor, encode: EncodeFn, chunk_size: int,
                  max_cached: int = 2) -> None:
-        if adapt.shape != frames.shape[:1]:
-            raise ValueError(f'adapt {tuple(adapt.shape)} must have one flag per frame '
-                             f'({frames.shape[0]})')
-        self.frames = frames
+        if adapt.dim() != 1:
+            raise ValueError(f'adapt must be (T,), got {tuple(adapt.shape)}')
         self.adapt = adapt.bool().cpu()
         self.encode = encode
         self.chunks, self.chunk_of = path_chunks(self.adapt, chunk_size)
@@ -76,7 +74,7 @@ class ChunkedFeatures:
             self._cache.move_to_end(c)
         else:
             frames = self.chunks[c]
-            self._cache[c] = self.encode(self.frames[frames], bool(self.adapt[frames[0]]))
+            self._cache[c] = self.encode(frames, bool(self.adapt[frames[0]]))
             self.num_encoded_chunks += 1
             while len(self._cache) > self.max_cached:
                 self._cache.popitem(last=False)

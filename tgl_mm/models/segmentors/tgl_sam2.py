@@ -1,7 +1,10 @@
 """TGL on SAM2: the model composing encoders, adapter, prompt, MDP head and losses."""
 from __future__ import annotations
 
+import heapq
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -9,8 +12,11 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
 from torch import Tensor
 
+from tgl_mm.models.grounding.base import GroundingResult
 from tgl_mm.models.heads.mdp_head import postprocess_mask_logits, upsample_mask_logits
+from tgl_mm.models.necks.lockstep_encoder import raw_from_trunk
 from tgl_mm.models.segmentors.chunked_features import ChunkedFeatures, path_chunks
+from tgl_mm.models.segmentors.shared_features import FrameLoader, SharedFrameFeatures
 from tgl_mm.registry import GROUNDINGS, MODELS
 from tgl_mm.structures import VideoDataSample
 
@@ -61,7 +67,9 @@ class TGLSAM2(BaseModel):
         train_cfg: unused keys are rejected; none are needed today.
         test_cfg: ``grounding`` (GROUNDINGS config, default ``dict(type='oracle')``),
             ``chunk_size`` (frames encoded together at inference, default 8),
-            ``mask_threshold`` (logit threshold, default 0.0).
+            ``mask_threshold`` (logit threshold, default 0.0),
+            ``shared_cache_frames`` (frames of sentence-independent encoder work kept for the
+            other sentences of a video, default ``4 * chunk_size``; 0 disables sharing).
         init_cfg: mmengine init config.
     """
 
@@ -84,12 +92,14 @@ class TGLSAM2(BaseModel):
         if train_cfg:
             raise ValueError(f'TGLSAM2.train_cfg takes no keys today, got {sorted(train_cfg)}')
         test_cfg = dict(test_cfg or {})
-        unknown = set(test_cfg) - {'grounding', 'chunk_size', 'mask_threshold'}
+        unknown = set(test_cfg) - {'grounding', 'chunk_size', 'mask_threshold',
+                                   'shared_cache_frames'}
         if unknown:
             raise ValueError(f'TGLSAM2.test_cfg: unknown keys {sorted(unknown)}')
         self.grounding = GROUNDINGS.build(test_cfg.get('grounding', dict(type='oracle')))
         self.chunk_size = int(test_cfg.get('chunk_size', 8))
         self.mask_threshold = float(test_cfg.get('mask_threshold', 0.0))
+        self.shared_cache_frames = int(test_cfg.get('shared_cache_frames', 4 * self.chunk_size))
         if self.grounding.needs_frame_scores and self.tam is None:
             raise ValueError(f'grounding {type(self.grounding).__name__} needs a TAM: set '
                              'model.tam')
@@ -153,22 +163,27 @@ class TGLSAM2(BaseModel):
         return self.text_backbone.tokenize([s.metainfo['text'] for s in samples],
                                            device=self.data_preprocessor.device)
 
-    def encode(self, images: Tensor, tokens: dict[str, Tensor], adapt: Tensor) -> Encoded:
+    def encode(self, images: Tensor | None, tokens: dict[str, Tensor], adapt: Tensor,
+               trunk: list[Tensor] | None = None) -> Encoded:
         """Encode B clips of T frames.
 
         Args:
-            images: (B * T, 3, S, S) normalised frames, video-major.
+            images: (B * T, 3, S, S) normalised frames, video-major (None with ``trunk``).
             tokens: :meth:`HFTextEncoder.tokenize` output for the B expressions.
             adapt: bool (B, T) frames on the adapter path.
+            trunk: the frames' shared-stage outputs
+                (:func:`~tgl_mm.models.necks.lockstep_encoder.encode_trunk`), if already
+                computed (e.g. for another sentence on the same frames).
         """
         batch, steps = adapt.shape
         if self.neck is None:
-            feats = self.image_backbone(images)
+            feats = self.image_backbone(images) if trunk is None else \
+                raw_from_trunk(self.image_backbone, trunk)
             text = self.text_backbone(tokens['input_ids'], tokens['attention_mask'])[-1]
             pooled = feats['vision_features'].mean(dim=(2, 3)).reshape(batch, steps, -1)
             return Encoded(feats, text, pooled)
         out = self.neck(self.image_backbone, self.text_backbone, images, tokens['input_ids'],
-                        tokens['attention_mask'], adapt)
+                        tokens['attention_mask'], adapt, trunk=trunk)
         return Encoded(out.image_feats, out.text_feats, out.frame_embeds)
 
     def text_prompt(self, text_feats: Tensor, tokens: dict[str, Tensor]) -> Tensor | None:
@@ -178,6 +193,15 @@ class TGLSAM2(BaseModel):
         return self.prompt(text_feats, tokens['content_mask'], tokens.get('motion_mask'))
 
     # --- BaseModel API -------------------------------------------------------------------------
+    def val_step(self, data: dict | tuple | list) -> list:
+        """Predict without normalising the whole video up front: the uint8 frames are stacked
+        and :meth:`predict` normalises them chunk by chunk as the encoders need them."""
+        return self.predict(self.data_preprocessor.collate(data), data.get('data_samples'))
+
+    def test_step(self, data: dict | tuple | list) -> list:
+        """See :meth:`val_step`."""
+        return self.val_step(data)
+
     def forward(self, inputs: Tensor, data_samples: list[VideoDataSample] | None = None,
                 mode: str = 'tensor') -> Any:
         """Args:
@@ -242,55 +266,167 @@ class TGLSAM2(BaseModel):
     def predict(self, inputs: Tensor, data_samples: list[VideoDataSample]
                 ) -> list[VideoDataSample]:
         """Segment whole videos; fills ``pred_masks`` (T, H, W) at the original size,
-        ``pred_mplus``, ``pred_object_scores`` and (with a TAM) ``pred_frame_scores``."""
-        for frames, sample in zip(inputs, data_samples):
-            self.predict_video(frames, sample)
+        ``pred_mplus``, ``pred_object_scores`` and (with a TAM) ``pred_frame_scores``.
+
+        ``inputs`` (B, T, 3, S, S): normalised float frames, or uint8 frames (normalised chunk
+        by chunk). Samples of one video in a batch (same ``video_id`` and frames) are segmented
+        side by side, sharing their sentence-independent encoder work
+        (:meth:`predict_expressions`).
+        """
+        for rows in same_video_groups(inputs, data_samples):
+            self.predict_video(inputs[rows[0]], [data_samples[i] for i in rows])
         return data_samples
 
-    def predict_video(self, frames: Tensor, sample: VideoDataSample) -> VideoDataSample:
-        """Segment one video: frames (T, 3, S, S) normalised; results go into ``sample``."""
-        tokens = self.tokenize([sample])
-        frame_scores = self.tam_scores(frames, tokens) if self.tam is not None else None
-        grounded = self.grounding(sample, frame_scores)
-        mplus = grounded.mplus.to(frames.device)
-        adapt = self.head.adapted_frames(mplus)
+    def frame_loader(self, frames: Tensor) -> FrameLoader:
+        """A :data:`FrameLoader` over (T, 3, S, S) frames: uint8 frames are normalised per
+        request (float frames are taken as normalised)."""
+        def load(idx: Sequence[int]) -> Tensor:
+            chunk = frames[list(idx)]
+            if chunk.is_floating_point():
+                return chunk.to(self.data_preprocessor.device)
+            return self.data_preprocessor.normalize(chunk)
+        return load
 
-        def encode(chunk: Tensor, adapted: bool) -> tuple[dict, Tensor | None]:
-            flags = torch.full((1, chunk.shape[0]), adapted, dtype=torch.bool,
-                               device=chunk.device)
-            enc = self.encode(chunk, tokens, flags)
-            prompt = self.text_prompt(enc.text_feats, tokens) if adapted else None
-            return enc.image_feats, None if prompt is None else prompt[0]
-
-        source = ChunkedFeatures(frames, adapt, encode, self.chunk_size)
-        meta = sample.metainfo
+    def predict_video(self, frames: Tensor, samples: VideoDataSample | list[VideoDataSample]
+                      ) -> VideoDataSample | list[VideoDataSample]:
+        """Segment one video for one or several expressions: frames (T, 3, S, S) (normalised
+        float or uint8); results go into the samples (see :meth:`predict`)."""
+        group = [samples] if isinstance(samples, VideoDataSample) else list(samples)
         num = frames.shape[0]
-        masks = torch.zeros((num, *meta['ori_shape']), dtype=torch.bool)
-        scores = torch.zeros(num)
-        for t, out in self.head.iter_video(source, mplus, text_prompt=source.prompt):
+        masks = [torch.zeros((num, *s.metainfo['ori_shape']), dtype=torch.bool) for s in group]
+        scores = [torch.zeros(num) for _ in group]
+
+        def keep(k: int, t: int, mask: Tensor, score: float) -> None:
+            masks[k][t] = mask
+            scores[k][t] = score
+
+        grounded, _ = self.predict_expressions(self.frame_loader(frames), num, group, keep)
+        for sample, mask, score, result in zip(group, masks, scores, grounded):
+            sample.pred_masks = mask
+            sample.pred_mplus = result.mplus.cpu()
+            sample.pred_object_scores = score
+            if result.frame_scores is not None:
+                sample.pred_frame_scores = result.frame_scores.float().cpu()
+        return samples
+
+    def predict_expressions(self, load: FrameLoader, num_frames: int,
+                            samples: Sequence[VideoDataSample],
+                            on_frame: Callable[[int, int, Tensor, float], None]
+                            ) -> tuple[list[GroundingResult], dict[str, int]]:
+        """Segment K expressions of one video side by side, streaming.
+
+        Frames are loaded (:data:`FrameLoader`) only when a chunk is encoded, and each mask is
+        handed to ``on_frame`` as soon as it exists, so nothing here grows with the video
+        length. The work that does not depend on the sentence (the encoder trunk, F_SAM of M-
+        frames) is shared through a bounded :class:`SharedFrameFeatures` cache; to keep the
+        sentences near the same frames, the next frame is always taken from the sentence whose
+        next planned frame is earliest (:func:`interleave`). Each sentence's masks equal a run
+        of that sentence alone.
+
+        Args:
+            load: frames of the video by index, normalised (n, 3, S, S).
+            num_frames: T.
+            samples: K samples of the video (metainfo ``text``, ``ori_shape``, ``img_shape``;
+                what the grounding reads, e.g. ``gt_mplus``).
+            on_frame: ``on_frame(k, t, mask, object_score)`` with mask bool (H, W) on the CPU at
+                the sample's ``ori_shape``, called in processing order.
+
+        Returns:
+            the K grounding results (``mplus`` (T,), TAM ``frame_scores``) and the encoder
+            work counts (``trunk_frames``: image-encoder passes; ``raw_frames``).
+        """
+        shared = SharedFrameFeatures(self.image_backbone, self.neck, load,
+                                     self.shared_cache_frames)
+        tokens = [self.tokenize([s]) for s in samples]
+        frame_scores = self.tam_scores(shared, tokens, num_frames) if self.tam is not None \
+            else [None] * len(samples)
+        grounded = [self.grounding(s, f) for s, f in zip(samples, frame_scores)]
+        runs = []
+        for tok, result in zip(tokens, grounded):
+            mplus = result.mplus.to(self.data_preprocessor.device)
+            adapt = self.head.adapted_frames(mplus).cpu()
+            source = ChunkedFeatures(adapt, partial(self._encode_chunk, shared, tok),
+                                     self.chunk_size)
+            order = [step.frame for step in self.head.plan(mplus)]
+            runs.append((self.head.iter_video(source, mplus, text_prompt=source.prompt), order))
+        for k, t, out in interleave(runs):
+            meta = samples[k].metainfo
             logits = postprocess_mask_logits(out['mask_logits'], self.head.image_size,
                                              meta['img_shape'], meta['ori_shape'])
-            masks[t] = (logits[0] > self.mask_threshold).cpu()
-            scores[t] = out['object_score_logits'].reshape(()).float().cpu()
-        sample.pred_masks = masks
-        sample.pred_mplus = grounded.mplus.cpu()
-        sample.pred_object_scores = scores
-        if grounded.frame_scores is not None:
-            sample.pred_frame_scores = grounded.frame_scores.float().cpu()
-        return sample
+            on_frame(k, t, (logits[0] > self.mask_threshold).cpu(),
+                     float(out['object_score_logits'].reshape(())))
+        return grounded, shared.counts()
 
-    def tam_scores(self, frames: Tensor, tokens: dict[str, Tensor]) -> Tensor:
-        """TAM relevance logits (T,) over a whole video, run clip by clip (``chunk_size``
-        frames, every frame on the adapter path), as the TAM was trained."""
+    def _encode_chunk(self, shared: SharedFrameFeatures, tokens: dict[str, Tensor],
+                      frames: list[int], adapted: bool) -> tuple[dict, Tensor | None]:
+        """Features (and prompt) of a chunk of frames on one path, from the shared trunk (M+)
+        or the shared F_SAM (M-)."""
+        if not adapted:
+            return shared.raw(frames), None
+        flags = torch.ones((1, len(frames)), dtype=torch.bool,
+                           device=self.data_preprocessor.device)
+        enc = self.encode(None, tokens, flags, trunk=shared.trunk(frames))
+        prompt = self.text_prompt(enc.text_feats, tokens)
+        return enc.image_feats, None if prompt is None else prompt[0]
+
+    def tam_scores(self, shared: SharedFrameFeatures, tokens: Sequence[dict[str, Tensor]],
+                   num_frames: int) -> list[Tensor]:
+        """TAM relevance logits (T,) over a whole video for each sentence, run clip by clip
+        (``chunk_size`` frames, every frame on the adapter path) as the TAM was trained; the
+        trunk of each clip is computed once for all sentences."""
         assert self.tam is not None
-        chunks, _ = path_chunks(torch.ones(frames.shape[0], dtype=torch.bool), self.chunk_size)
-        scores = torch.empty(frames.shape[0], device=frames.device)
+        chunks, _ = path_chunks(torch.ones(num_frames, dtype=torch.bool), self.chunk_size)
+        device = self.data_preprocessor.device
+        scores = [torch.empty(num_frames, device=device) for _ in tokens]
         for chunk in chunks:
-            flags = torch.ones((1, len(chunk)), dtype=torch.bool, device=frames.device)
-            enc = self.encode(frames[chunk], tokens, flags)
-            scores[chunk] = self.tam(enc.frame_embeds, enc.text_feats,
-                                     tokens['attention_mask'])[0]
+            trunk = shared.trunk(chunk)
+            flags = torch.ones((1, len(chunk)), dtype=torch.bool, device=device)
+            for score, tok in zip(scores, tokens):
+                enc = self.encode(None, tok, flags, trunk=trunk)
+                score[chunk] = self.tam(enc.frame_embeds, enc.text_feats,
+                                        tok['attention_mask'])[0]
         return scores
 
 
-__all__ = ['TGLSAM2', 'Encoded']
+def same_video_groups(inputs: Tensor, samples: Sequence[VideoDataSample]) -> list[list[int]]:
+    """Rows of a test batch (B, T, 3, S, S) grouped by video: same ``video_id`` and the same
+    frames (checked), in order of first appearance."""
+    groups: list[list[int]] = []
+    for i, sample in enumerate(samples):
+        vid = sample.metainfo.get('video_id')
+        for rows in groups:
+            j = rows[0]
+            if vid is not None and samples[j].metainfo.get('video_id') == vid and \
+                    torch.equal(inputs[i], inputs[j]):
+                rows.append(i)
+                break
+        else:
+            groups.append([i])
+    return groups
+
+
+def interleave(runs: Sequence[tuple[Iterator[tuple[int, Any]], Sequence[int]]]
+               ) -> Iterator[tuple[int, int, Any]]:
+    """Step several per-sentence iterators, always the one whose next planned frame is the
+    earliest (ties: the lower index), so that sentences move through the video together.
+
+    Args:
+        runs: per sentence, an iterator of ``(t, output)`` and the frames it will yield, in
+            order (its plan).
+
+    Yields:
+        ``(k, t, output)``.
+    """
+    heap = [(order[0], k, 0) for k, (_, order) in enumerate(runs) if len(order)]
+    heapq.heapify(heap)
+    while heap:
+        _, k, i = heapq.heappop(heap)
+        iterator, order = runs[k]
+        t, out = next(iterator)
+        if t != order[i]:
+            raise RuntimeError(f'sentence {k}: frame {t} came where the plan has {order[i]}')
+        yield k, t, out
+        if i + 1 < len(order):
+            heapq.heappush(heap, (order[i + 1], k, i + 1))
+
+__all__ = ['TGLSAM2', 'Encoded', 'interleave', 'same_video_groups']

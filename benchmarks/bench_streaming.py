@@ -1,0 +1,160 @@
+"""Streaming inference: peak memory and frames/s against video length, and image-encoder passes
+per expression with and without sharing across sentences, side by side in one run.
+
+    python benchmarks/bench_streaming.py memory  [--lengths 100 200 500 1000 2000]
+    python benchmarks/bench_streaming.py sharing [--data-root data/synthetic_mevis_m]
+
+``memory``: the tiny model (random weights, its 128 px input) on generated 360x640 MP4s of
+each length, two sentences. Each run is a fresh subprocess, so its peak RSS (``ru_maxrss``) is
+its own: ``streaming`` is :func:`tgl_mm.apis.streaming.segment_expressions` (masks dropped as
+they come); ``whole`` is the pre-streaming way (decode every frame, resize, normalise all of them
+to float32, predict; masks kept), run up to ``--whole-max`` frames. Prints MB and frames/s, and
+the ratio of the peak at the longest to the peak at 200 frames.
+
+``sharing``: synthetic MeViS-M ``valid_u`` with oracle grounding: image-encoder passes (frames
+through the encoder trunk) per expression when the expressions of a video run side by side
+(shared bounded cache) against one at a time, and the ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / 'configs/tgl/tgl_tiny_synthetic.py'
+TEXTS = ['the red square moving right', 'the blue circle']
+
+
+def make_video(path: Path, num: int, size=(360, 640)) -> Path:
+    import cv2
+    import numpy as np
+    if path.exists():
+        return path
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), 25, size[::-1])
+    for i in range(num):
+        frame = np.full((*size, 3), 50, np.uint8)
+        x = (7 * i) % (size[1] - 80)
+        frame[100:180, x:x + 80] = (40, 40, 220)
+        cv2.circle(frame, (size[1] - 60 - x // 2, 260), 40, (220, 120, 30), -1)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def child(mode: str, video: str) -> None:
+    """One measured run (in its own process): print a JSON line."""
+    import torch
+
+    from tgl_mm.apis import build_sample, init_model, read_frames
+    from tgl_mm.apis.streaming import segment_expressions
+    torch.manual_seed(0)
+    model = init_model(str(CONFIG))
+    start = time.perf_counter()
+    if mode == 'streaming':
+        run = segment_expressions(model, video, TEXTS, lambda k, t, m: None)
+        num = run.num_frames
+    else:
+        from tgl_mm.registry import GROUNDINGS
+        model.grounding = GROUNDINGS.build(dict(type='none'))
+        frames, names = read_frames(video)
+        num = len(frames)
+        for text in TEXTS:
+            inputs, sample = build_sample(frames, names, text, model.head.image_size)
+            data = model.data_preprocessor(dict(inputs=[inputs], data_samples=[sample]), False)
+            with torch.no_grad():
+                model.predict(data['inputs'], data['data_samples'])
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(dict(mode=mode, frames=num, peak_mb=peak_mb,
+                          fps=num * len(TEXTS) / seconds)))
+
+
+def measure(mode: str, video: Path) -> dict:
+    cmd = ['nice', '-n', '15', sys.executable, __file__, '_child', mode, str(video)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def bench_memory(args) -> None:
+    tmp = Path(args.tmp_dir)
+    tmp.mkdir(parents=True, exist_ok=True)
+    rows = {}
+    for num in args.lengths:
+        video = make_video(tmp / f'bench_{num}.mp4', num)
+        rows[num] = {'streaming': measure('streaming', video)}
+        if num <= args.whole_max:
+            rows[num]['whole'] = measure('whole', video)
+        cells = '  '.join(f'{m}: {r["peak_mb"]:7.0f} MB {r["fps"]:6.1f} frames/s'
+                          for m, r in rows[num].items())
+        print(f'{num:5d} frames  {cells}', flush=True)
+    longest = max(args.lengths)
+    if 200 in rows:
+        ratio = rows[longest]['streaming']['peak_mb'] / rows[200]['streaming']['peak_mb']
+        print(f'streaming peak RSS {longest} / 200 frames: {ratio:.3f}')
+        whole = [n for n in rows if 'whole' in rows[n]]
+        if whole and max(whole) > 200:
+            n = max(whole)
+            print(f'whole-video peak RSS {n} / 200 frames: '
+                  f'{rows[n]["whole"]["peak_mb"] / rows[200]["whole"]["peak_mb"]:.3f}')
+
+
+def bench_sharing(args) -> None:
+    import torch
+    from mmengine.config import Config
+
+    from tgl_mm.apis import init_model
+    from tgl_mm.registry import DATASETS
+    from tgl_mm.utils import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(str(CONFIG))
+    cfg.test_dataloader.dataset.data_root = args.data_root
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    torch.manual_seed(0)
+    model = init_model(cfg)
+    videos: dict[str, list] = {}
+    for i in range(len(dataset)):
+        item = dataset[i]
+        videos.setdefault(item['data_samples'].metainfo['video_id'], []).append(item)
+    totals = {'side by side': 0, 'one at a time': 0}
+    expressions = sum(len(v) for v in videos.values())
+    for items in videos.values():
+        frames = items[0]['inputs']
+        load = model.frame_loader(frames)
+        samples = [it['data_samples'] for it in items]
+        with torch.no_grad():
+            _, counts = model.predict_expressions(load, len(frames), samples,
+                                                  lambda *a: None)
+            totals['side by side'] += counts['trunk_frames']
+            for sample in samples:
+                _, counts = model.predict_expressions(load, len(frames), [sample],
+                                                      lambda *a: None)
+                totals['one at a time'] += counts['trunk_frames']
+    print(f'{len(videos)} videos, {expressions} expressions, oracle grounding, cache '
+          f'{model.shared_cache_frames} frames')
+    for name, total in totals.items():
+        print(f'{name:>14}: {total / expressions:7.1f} image-encoder passes per expression')
+    print(f'ratio side by side / one at a time: '
+          f'{totals["side by side"] / totals["one at a time"]:.3f}')
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == '_child':
+        child(sys.argv[2], sys.argv[3])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('what', choices=['memory', 'sharing'])
+    parser.add_argument('--lengths', type=int, nargs='+', default=[100, 200, 500, 1000, 2000])
+    parser.add_argument('--whole-max', type=int, default=500)
+    parser.add_argument('--tmp-dir', default='work_dirs/bench_streaming')
+    parser.add_argument('--data-root', default='data/synthetic_mevis_m')
+    args = parser.parse_args()
+    bench_memory(args) if args.what == 'memory' else bench_sharing(args)
+
+
+if __name__ == '__main__':
+    main()

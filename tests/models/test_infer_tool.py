@@ -1,0 +1,135 @@
+"""tools/infer.py: a generated MP4 and two sentences in; masks, overlay.mp4 and result.json out."""
+import importlib.util
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+from tgl_mm.apis import init_model
+from tgl_mm.apis.video_io import VideoInputError
+from tgl_mm.apis.video_outputs import (
+    flags_to_spans,
+    infer_video,
+    parse_spans,
+    read_texts_file,
+    render_overlay_frame,
+)
+from tgl_mm.models.backbones.text_encoder import save_tiny_text_encoder
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location('tool_infer', REPO / 'tools' / 'infer.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp('infer')
+    text_dir = save_tiny_text_encoder(root / 'bert', 'bert', hidden_size=32, num_layers=4)
+    cfg = Config.fromfile(str(REPO / 'configs/tgl/tgl_tiny_synthetic.py'))
+    cfg.merge_from_dict({
+        'model.image_backbone.image_size': 64, 'model.head.image_size': 64,
+        'model.text_backbone.model_dir': str(text_dir), 'model.neck.text_dim': 32,
+        'model.prompt.text_dim': 32, 'model.test_cfg.chunk_size': 2})
+    config = root / 'tiny.py'
+    cfg.dump(str(config))
+    torch.manual_seed(0)
+    model = init_model(cfg)
+    ckpt = root / 'tiny.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    video = root / 'clip.mp4'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'), 8, (56, 40))
+    for i in range(10):
+        frame = np.full((40, 56, 3), 30, np.uint8)
+        frame[8:20, 2 + 4 * i:14 + 4 * i] = (60, 80, 220)
+        writer.write(frame)
+    writer.release()
+    return dict(root=root, config=config, ckpt=ckpt, video=video, model=model)
+
+
+def test_infer_tool_writes_three_outputs(setup, tmp_path):
+    out = tmp_path / 'out'
+    record = load_tool().main([str(setup['config']), str(setup['ckpt']), str(setup['video']),
+                               '--text', 'the blue square', '--text', 'the background',
+                               '--mplus', '2-5,8', '--out', str(out)])
+    saved = json.loads((out / 'result.json').read_text())
+    assert saved == record
+    assert saved['num_frames'] == 10 and saved['fps'] == pytest.approx(8.0)
+    assert saved['grounding'] == 'oracle' and len(saved['sentences']) == 2
+    first = saved['sentences'][0]
+    assert first['text'] == 'the blue square' and first['mplus_frames'] == [2, 3, 4, 5, 8]
+    assert first['mplus_spans'] == [[2, 5], [8, 8]] and len(first['object_scores']) == 10
+    assert first['frame_scores'] is None
+    for k in range(2):
+        files = sorted((out / 'masks' / str(k)).iterdir())
+        assert [f.name for f in files] == [f'{t:05d}.png' for t in range(10)]
+        assert cv2.imread(str(files[0]), cv2.IMREAD_GRAYSCALE).shape == (40, 56)
+    capture = cv2.VideoCapture(str(out / 'overlay.mp4'))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    assert count == 10
+    assert not list(out.glob('.partial-*')) and saved['timings']['total'] > 0
+
+
+def test_killed_run_leaves_no_result(setup, tmp_path, monkeypatch):
+    """A run that dies while segmenting removes a stale result.json and writes none."""
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'result.json').write_text('{"old": 1}')
+    import tgl_mm.apis.video_outputs as vo
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vo, 'write_overlay', boom)
+    with pytest.raises(KeyboardInterrupt):
+        infer_video(setup['model'], setup['video'], ['a cat'], out, progress=False)
+    assert not (out / 'result.json').exists() and not (out / 'masks').exists()
+    assert not list(out.glob('.partial-*'))
+
+
+def test_bad_inputs(setup, tmp_path):
+    model = setup['model']
+    with pytest.raises(FileNotFoundError, match='nothing.mp4'):
+        infer_video(model, tmp_path / 'nothing.mp4', ['a'], tmp_path / 'o', progress=False)
+    broken = tmp_path / 'broken.mkv'
+    broken.write_bytes(b'\x00' * 500)
+    with pytest.raises(VideoInputError, match='broken.mkv'):
+        infer_video(model, broken, ['a'], tmp_path / 'o', progress=False)
+    with pytest.raises(ValueError, match='out of range'):
+        infer_video(model, setup['video'], ['a'], tmp_path / 'o', mplus_specs=['3-12'],
+                    progress=False)
+    with pytest.raises(ValueError, match='empty'):
+        infer_video(model, setup['video'], ['a', ''], tmp_path / 'o', progress=False)
+    with pytest.raises(ValueError, match='once per sentence'):
+        infer_video(model, setup['video'], ['a', 'b', 'c'], tmp_path / 'o',
+                    mplus_specs=['1', '2'], progress=False)
+    assert not (tmp_path / 'o' / 'result.json').exists()
+
+
+def test_texts_file_and_spans(tmp_path):
+    path = tmp_path / 'texts.txt'
+    path.write_text('the cat\n\n  \nthe dog on the left\n')
+    with pytest.warns(UserWarning, match='blank line'):
+        assert read_texts_file(path) == ['the cat', 'the dog on the left']
+    assert parse_spans('0-2, 5', 6).tolist() == [True, True, True, False, False, True]
+    with pytest.raises(ValueError, match='not "a-b"'):
+        parse_spans('x-2', 6)
+    assert flags_to_spans(np.array([1, 1, 0, 1], bool)) == [[0, 1], [3, 3]]
+
+
+def test_overlay_frame_layout():
+    frame = np.zeros((20, 30, 3), np.uint8)
+    masks = [np.ones((20, 30), bool), np.zeros((20, 30), bool)]
+    image = render_overlay_frame(frame, masks, ['a', 'b'], [np.ones(5, bool)] * 2, 2)
+    assert image.shape == (2 * 18 + 20 + 2 * 8, 30, 3)
+    assert image[36 + 10, 15].any()  # the first mask is drawn

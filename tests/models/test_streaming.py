@@ -1,0 +1,143 @@
+"""Streaming inference: video files in, masks shared across sentences, bounded memory."""
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+from tgl_mm.apis import init_model, segment_video
+from tgl_mm.apis.streaming import segment_expressions
+from tgl_mm.apis.video_io import FrameSpill, VideoInputError, open_frames
+from tgl_mm.models.backbones.text_encoder import save_tiny_text_encoder
+from tgl_mm.models.segmentors.tgl_sam2 import interleave
+
+TEXTS = ['the square moving right', 'the circle', 'a small thing jumping']
+
+
+@pytest.fixture(scope='module')
+def model(tmp_path_factory):
+    text_dir = save_tiny_text_encoder(tmp_path_factory.mktemp('txt') / 'bert', 'bert',
+                                      hidden_size=32, num_layers=4)
+    cfg = Config.fromfile('configs/tgl/tgl_tiny_synthetic.py')
+    cfg.merge_from_dict({
+        'model.image_backbone.image_size': 64, 'model.head.image_size': 64,
+        'model.text_backbone.model_dir': str(text_dir), 'model.neck.text_dim': 32,
+        'model.prompt.text_dim': 32, 'model.test_cfg.chunk_size': 2})
+    torch.manual_seed(0)
+    return init_model(cfg)
+
+
+def write_video(path, num=12, size=(40, 56), fps=10):
+    """A moving-square MP4 (mp4v) of ``num`` frames."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), fps, size[::-1])
+    assert writer.isOpened()
+    for i in range(num):
+        frame = np.full((*size, 3), 40, np.uint8)
+        frame[10:22, 3 + 3 * i:15 + 3 * i] = (200, 80, 60)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope='module')
+def video(tmp_path_factory):
+    return write_video(tmp_path_factory.mktemp('vid') / 'clip.mp4')
+
+
+def spans(num, *ranges):
+    flags = np.zeros(num, bool)
+    for a, b in ranges:
+        flags[a:b] = True
+    return flags
+
+
+def run_all(model, video, texts, mplus):
+    masks = {}
+    run = segment_expressions(model, video, texts, lambda k, t, m: masks.__setitem__((k, t), m),
+                              mplus=mplus)
+    return run, masks
+
+
+def test_shared_sentences_equal_one_at_a_time(model, video):
+    """Several sentences side by side give the masks of each sentence alone, with fewer
+    image-encoder passes."""
+    mplus = [spans(12, (2, 7)), spans(12, (0, 12)), spans(12, (5, 6), (9, 11))]
+    run, masks = run_all(model, video, TEXTS, mplus)
+    assert run.num_frames == 12 and run.ori_shape == (40, 56)
+    single_passes = 0
+    for k, (text, flags) in enumerate(zip(TEXTS, mplus)):
+        alone, alone_masks = run_all(model, video, [text], [flags])
+        single_passes += alone.counts['trunk_frames']
+        for t in range(12):
+            assert np.array_equal(masks[k, t], alone_masks[0, t]), (k, t)
+        assert np.array_equal(run.object_scores[k], alone.object_scores[0])
+        assert (run.mplus[k] == flags).all()
+        res = segment_video(model, video, text, mplus=flags)
+        assert np.array_equal(res.masks, np.stack([masks[k, t] for t in range(12)]))
+    # every frame's trunk at least once; shared: far fewer than one pass per frame per sentence
+    assert 12 <= run.counts['trunk_frames'] <= single_passes // 2
+
+
+def test_sharing_disabled_counts_every_sentence(model, video):
+    model.shared_cache_frames = 0
+    try:
+        run, _ = run_all(model, video, TEXTS[:2], [None, None])
+    finally:
+        model.shared_cache_frames = 4 * model.chunk_size
+    assert run.counts['trunk_frames'] >= 2 * 12
+
+
+def test_bounded_frames_held(model, video, monkeypatch):
+    """Frames are loaded a chunk at a time and the shared cache never exceeds its bound."""
+    from tgl_mm.models.segmentors import shared_features
+    requests, sizes = [], []
+    original_put = shared_features._LRU.put
+
+    def put(self, t, value):
+        original_put(self, t, value)
+        sizes.append(len(self.items))
+
+    monkeypatch.setattr(shared_features._LRU, 'put', put)
+    original_load = FrameSpill.load
+    monkeypatch.setattr(FrameSpill, 'load',
+                        lambda self, idx: requests.append(len(idx)) or original_load(self, idx))
+    run_all(model, video, TEXTS, [None] * 3)
+    assert max(requests) <= model.chunk_size
+    assert max(sizes) <= model.shared_cache_frames
+
+
+def test_segment_video_reads_a_video_file(model, video, tmp_path):
+    res = segment_video(model, video, 'the square')
+    assert res.masks.shape == (12, 40, 56) and res.frame_names[0] == '00000'
+    # the same frames as a folder of PNGs give the same masks
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    for i, frame in enumerate(open_frames(video)):
+        cv2.imwrite(str(folder / f'{i:05d}.png'), frame[:, :, ::-1])
+    assert np.array_equal(segment_video(model, folder, 'the square').masks, res.masks)
+
+
+def test_bad_video_inputs(model, tmp_path):
+    with pytest.raises(FileNotFoundError, match='missing.mp4'):
+        segment_video(model, tmp_path / 'missing.mp4', 'a cat')
+    bad = tmp_path / 'bad.mp4'
+    bad.write_bytes(b'not a video' * 50)
+    with pytest.raises(VideoInputError, match='bad.mp4'):
+        segment_video(model, bad, 'a cat')
+    other = tmp_path / 'notes.txt'
+    other.write_text('x')
+    with pytest.raises(VideoInputError, match='notes.txt'):
+        segment_video(model, other, 'a cat')
+    folder = tmp_path / 'mixed'
+    folder.mkdir()
+    cv2.imwrite(str(folder / '0.png'), np.zeros((8, 8, 3), np.uint8))
+    cv2.imwrite(str(folder / '1.png'), np.zeros((9, 8, 3), np.uint8))
+    with pytest.raises(VideoInputError, match='differs'):
+        segment_video(model, folder, 'a cat')
+    with pytest.raises(ValueError, match='sentence 1 is empty'):
+        segment_expressions(model, folder, ['a cat', '  '], lambda *a: None)
+
+
+def test_interleave_follows_the_earliest_planned_frame():
+    runs = [(iter([(2, 'a'), (0, 'b')]), [2, 0]), (iter([(1, 'c'), (3, 'd')]), [1, 3])]
+    assert [(k, t) for k, t, _ in interleave(runs)] == [(1, 1), (0, 2), (0, 0), (1, 3)]

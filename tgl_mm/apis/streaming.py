@@ -1,0 +1,178 @@
+"""Streaming inference of several sentences on one video with flat memory.
+
+:func:`segment_expressions` decodes the video once into a compact spill file
+(:class:`~tgl_mm.apis.video_io.FrameSpill`), then runs the model's
+:meth:`~tgl_mm.models.segmentors.tgl_sam2.TGLSAM2.predict_expressions`: frames are loaded and
+normalised chunk by chunk when the encoders need them, the sentences move through the video
+side by side sharing their sentence-independent encoder work, and every mask goes to a
+callback as soon as it exists. Memory does not grow with the video length.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from tgl_mm.apis.video_io import FrameSource, FrameSpill, open_frames
+from tgl_mm.registry import GROUNDINGS
+from tgl_mm.structures import VideoDataSample
+
+#: ``on_mask(k, t, mask)``: sentence k's mask of frame t, bool (H, W) at the video's size
+MaskSink = Callable[[int, int, np.ndarray], None]
+
+
+@dataclass
+class VideoRun:
+    """What :func:`segment_expressions` learnt about a video and its K sentences.
+
+    Attributes:
+        num_frames: T.
+        fps: the video's frame rate.
+        ori_shape: (H, W).
+        frame_names: names of the T frames.
+        mplus: K bool (T,) arrays: frames the grounding put in M+.
+        object_scores: K float (T,) arrays of SAM2 object-score logits (<= 0: absent).
+        frame_scores: K float (T,) arrays of grounding relevance (TAM logits), or Nones.
+        counts: encoder work: ``trunk_frames`` (image-encoder passes), ``raw_frames``.
+        timings: seconds: ``decode`` (decode + resize + spill), ``segment``.
+    """
+
+    num_frames: int
+    fps: float
+    ori_shape: tuple[int, int]
+    frame_names: list[str]
+    mplus: list[np.ndarray] = field(default_factory=list)
+    object_scores: list[np.ndarray] = field(default_factory=list)
+    frame_scores: list[np.ndarray | None] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def clean_texts(texts: Sequence[str]) -> list[str]:
+    """Sentences with whitespace collapsed; an empty one raises ``ValueError`` naming it."""
+    out = []
+    for k, text in enumerate(texts):
+        text = ' '.join(str(text).split())
+        if not text:
+            raise ValueError(f'sentence {k} is empty: every sentence needs words '
+                             '(segment_video needs a non-empty sentence)')
+        out.append(text)
+    if not out:
+        raise ValueError('no sentence given')
+    return out
+
+
+def make_sample(spill: FrameSpill, text: str, exp_id: str,
+                mplus: Sequence[bool] | np.ndarray | None = None) -> VideoDataSample:
+    """A test sample (metainfo only: the frames stay in ``spill``); with ``mplus`` given it
+    carries ``gt_mplus`` (what ``oracle`` grounding reads)."""
+    num = spill.num_frames
+    meta = dict(video_id='video', exp_id=exp_id, text=text, dataset_name='user',
+                split='inference', frame_names=list(spill.frame_names),
+                frame_inds=list(range(num)), num_video_frames=num, obj_ids=[],
+                ori_shape=spill.ori_shape, img_shape=tuple(spill.img_shape),
+                pad_shape=(spill.size, spill.size), scale_factor=(1.0, 1.0), flip=False)
+    sample = VideoDataSample(metainfo=meta)
+    if mplus is not None:
+        flags = np.asarray(mplus, dtype=bool)
+        if flags.shape != (num,):
+            raise ValueError(f'mplus must have one flag per frame ({num}), got {flags.shape}')
+        sample.gt_mplus = torch.from_numpy(flags)
+        sample.set_metainfo(dict(has_moments=True))
+    return sample
+
+
+@contextlib.contextmanager
+def using_grounding(model: torch.nn.Module, grounding: str | dict | None):
+    """Temporarily set ``model.grounding`` (a ``GROUNDINGS`` name or config; None: keep)."""
+    if grounding is None:
+        yield
+        return
+    previous = model.grounding
+    model.grounding = GROUNDINGS.build(dict(type=grounding) if isinstance(grounding, str)
+                                       else grounding)
+    try:
+        if model.grounding.needs_frame_scores and model.tam is None:
+            raise ValueError(f'grounding {type(model.grounding).__name__} needs a TAM, and '
+                             'this model has none')
+        yield
+    finally:
+        model.grounding = previous
+
+
+@torch.no_grad()
+def segment_expressions(model: torch.nn.Module,
+                        source: str | os.PathLike | Sequence[np.ndarray] | FrameSource,
+                        texts: Sequence[str], on_mask: MaskSink,
+                        grounding: str | dict | None = None,
+                        mplus: Sequence[Sequence[bool] | np.ndarray | None] | None = None,
+                        tmp_dir: str | os.PathLike | None = None,
+                        progress: bool = False) -> VideoRun:
+    """Segment K sentences on one video, streaming (see the module docstring).
+
+    Args:
+        model: a ``TGLSAM2`` from :func:`~tgl_mm.apis.init_model`.
+        source: a video file, a frame folder, RGB arrays, or a :class:`FrameSource`.
+        texts: the K sentences.
+        on_mask: :data:`MaskSink`, called in processing order (not temporal order).
+        grounding: a ``GROUNDINGS`` name or config; default: ``'oracle'`` when ``mplus`` is
+            given, else ``'none'``.
+        mplus: per sentence, M+ flags (T,) or None (for ``oracle`` grounding).
+        tmp_dir: where the spill file goes (default: the system's temporary folder).
+        progress: show progress bars (frames/s).
+
+    Returns:
+        :class:`VideoRun`.
+    """
+    from tqdm import tqdm
+
+    texts = clean_texts(texts)
+    flags = list(mplus) if mplus is not None else [None] * len(texts)
+    if len(flags) != len(texts):
+        raise ValueError(f'{len(flags)} M+ flag lists for {len(texts)} sentences')
+    if grounding is None:
+        grounding = 'oracle' if any(f is not None for f in flags) else 'none'
+    source = open_frames(source)
+    start = time.perf_counter()
+    bar = tqdm(total=getattr(source, 'frame_count_hint', None) or None, unit='frame',
+               desc='decoding', disable=not progress, dynamic_ncols=True)
+    with bar:
+        spill = FrameSpill(source, model.head.image_size, tmp_dir, on_frame=lambda i: bar.update())
+    with spill:
+        run = VideoRun(num_frames=spill.num_frames, fps=spill.fps,
+                       ori_shape=tuple(spill.ori_shape), frame_names=list(spill.frame_names))
+        run.timings['decode'] = time.perf_counter() - start
+        samples = [make_sample(spill, text, str(k), f)
+                   for k, (text, f) in enumerate(zip(texts, flags))]
+        scores = [np.zeros(spill.num_frames, np.float32) for _ in texts]
+
+        def on_frame(k: int, t: int, mask: torch.Tensor, score: float) -> None:
+            scores[k][t] = score
+            on_mask(k, t, mask.numpy())
+            bar.update()
+
+        def load(frames: Sequence[int]) -> torch.Tensor:
+            return model.data_preprocessor.normalize(spill.load(frames))
+
+        start = time.perf_counter()
+        bar = tqdm(total=spill.num_frames * len(texts), unit='frame', desc='segmenting',
+                   disable=not progress, dynamic_ncols=True)
+        with bar, using_grounding(model, grounding):
+            grounded, counts = model.predict_expressions(load, spill.num_frames, samples,
+                                                         on_frame)
+        run.timings['segment'] = time.perf_counter() - start
+    run.mplus = [g.mplus.cpu().numpy() for g in grounded]
+    run.frame_scores = [None if g.frame_scores is None else g.frame_scores.float().cpu().numpy()
+                        for g in grounded]
+    run.object_scores = scores
+    run.counts = counts
+    return run
+
+
+__all__ = ['segment_expressions', 'VideoRun', 'MaskSink', 'clean_texts', 'make_sample',
+           'using_grounding']

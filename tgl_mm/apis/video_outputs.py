@@ -1,0 +1,256 @@
+"""``tools/infer.py``'s library side: sentences and M+ spans from the command line, masks written
+as they are produced, an overlay video, ``result.json``, all appearing atomically.
+
+Output folder ``DIR``::
+
+    DIR/masks/<k>/<frame:05d>.png  sentence k's mask of frame t (0/255, the video's size)
+    DIR/overlay.mp4                every sentence's mask in its colour, a legend, M+ timelines
+    DIR/result.json                per sentence: text, M+ frames, scores; frames, fps, timings
+
+Everything is written into ``DIR/.partial-<pid>/`` first and moved in place at the end,
+``result.json`` last, so a killed run never leaves a ``result.json`` that looks complete (a
+stale one from an earlier run is removed first).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from tgl_mm.apis.streaming import VideoRun, clean_texts, segment_expressions
+from tgl_mm.apis.video_io import open_frames
+from tgl_mm.utils.fileio import atomic_dump_json, atomic_path
+from tgl_mm.visualization.overlay import PALETTE, overlay_mask
+
+LEGEND_ROW = 18     # legend height per sentence (pixels)
+TIMELINE_ROW = 8    # M+ timeline height per sentence (pixels)
+
+
+def parse_spans(spec: str, num_frames: int) -> np.ndarray:
+    """M+ flags (T,) from ``"a-b,c,d-e"`` (0-based frame indices, inclusive ranges).
+
+    Raises ``ValueError`` naming the span when it is malformed or out of ``[0, T)``.
+    """
+    flags = np.zeros(num_frames, bool)
+    for part in spec.split(','):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            a, _, b = part.partition('-')
+            lo, hi = int(a), int(b) if b else int(a)
+        except ValueError:
+            raise ValueError(f'--mplus span {part!r} is not "a-b" or "a" (frame indices)') \
+                from None
+        if not 0 <= lo <= hi < num_frames:
+            raise ValueError(f'--mplus span {part!r} is out of range for a video of '
+                             f'{num_frames} frames (0-{num_frames - 1})')
+        flags[lo:hi + 1] = True
+    if not flags.any():
+        raise ValueError(f'--mplus {spec!r} selects no frame')
+    return flags
+
+
+def flags_to_spans(flags: np.ndarray) -> list[list[int]]:
+    """``[[a, b], ...]`` inclusive runs of True in a bool (T,) array."""
+    padded = np.concatenate([[False], np.asarray(flags, bool), [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return [[int(a), int(b) - 1] for a, b in zip(edges[::2], edges[1::2])]
+
+
+def read_texts_file(path: str | os.PathLike) -> list[str]:
+    """Sentences of a UTF-8 text file, one per line; blank lines are skipped with a warning."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'texts file not found: {path}')
+    texts = []
+    for i, line in enumerate(path.read_text(encoding='utf-8').splitlines(), start=1):
+        if line.strip():
+            texts.append(line.strip())
+        else:
+            warnings.warn(f'{path}:{i}: blank line skipped', stacklevel=2)
+    if not texts:
+        raise ValueError(f'texts file {path} has no sentence')
+    return texts
+
+
+def colour(k: int) -> tuple[int, int, int]:
+    """RGB colour of sentence ``k``."""
+    return PALETTE[k % len(PALETTE)]
+
+
+def render_overlay_frame(frame: np.ndarray, masks: Sequence[np.ndarray], texts: Sequence[str],
+                         mplus: Sequence[np.ndarray], t: int) -> np.ndarray:
+    """One overlay frame: a legend (one row per sentence), the frame with every sentence's mask
+    in its colour, and an M+ timeline strip per sentence with a cursor at frame ``t``.
+
+    Args:
+        frame: uint8 (H, W, 3) RGB.
+        masks: K bool (H, W).
+        texts: K sentences.
+        mplus: K bool (T,) M+ flags.
+        t: the frame index.
+
+    Returns:
+        uint8 (K * LEGEND_ROW + H + K * TIMELINE_ROW, W, 3) RGB.
+    """
+    height, width = frame.shape[:2]
+    out = frame
+    for k, mask in enumerate(masks):
+        out = overlay_mask(out, mask, colour(k), alpha=0.45, contour_thickness=1)
+    legend = np.zeros((LEGEND_ROW * len(texts), width, 3), np.uint8)
+    for k, text in enumerate(texts):
+        y = k * LEGEND_ROW
+        cv2.rectangle(legend, (3, y + 4), (13, y + 14), colour(k), -1)
+        cv2.putText(legend, f'{k}: {text}', (18, y + 13), cv2.FONT_HERSHEY_SIMPLEX, 0.38,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+    strips = np.full((TIMELINE_ROW * len(mplus), width, 3), 30, np.uint8)
+    for k, flags in enumerate(mplus):
+        num = len(flags)
+        cols = np.minimum((np.arange(width) * num) // width, num - 1)
+        row = strips[k * TIMELINE_ROW + 1:(k + 1) * TIMELINE_ROW - 1]
+        row[:, flags[cols]] = colour(k)
+        x = min(width - 1, (t * width) // num)
+        strips[k * TIMELINE_ROW:(k + 1) * TIMELINE_ROW, max(0, x - 1):x + 1] = 255
+    return np.concatenate([legend, out, strips])
+
+
+def mask_path(root: Path, k: int, t: int) -> Path:
+    """Where sentence ``k``'s mask of frame ``t`` (0-based) goes under ``root``."""
+    return root / 'masks' / str(k) / f'{t:05d}.png'
+
+
+def write_mask(path: Path, mask: np.ndarray) -> None:
+    """A bool (H, W) mask as a 0/255 grayscale PNG (error naming the file on failure)."""
+    if not cv2.imwrite(str(path), mask.astype(np.uint8) * 255):
+        raise OSError(f'cannot write mask {path}')
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """A mask PNG written by :func:`write_mask` as bool (H, W)."""
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise OSError(f'cannot read mask {path}')
+    return img > 127
+
+
+def write_overlay(source, root: Path, run: VideoRun, texts: Sequence[str], path: Path,
+                  progress: bool = False) -> None:
+    """Render ``overlay.mp4`` (mp4v) by decoding the video again, frame by frame, with the
+    masks read back from ``root``; written atomically."""
+    from tqdm import tqdm
+
+    height, width = run.ori_shape
+    size = (width, height + len(texts) * (LEGEND_ROW + TIMELINE_ROW))
+    with atomic_path(path, suffix='.mp4') as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*'mp4v'), run.fps, size)
+        if not writer.isOpened():
+            raise OSError(f'cannot write {path}: OpenCV has no mp4v encoder here')
+        try:
+            frames = tqdm(zip(range(run.num_frames), source), total=run.num_frames,
+                          unit='frame', desc='overlay', disable=not progress,
+                          dynamic_ncols=True)
+            for t, frame in frames:
+                masks = [read_mask(mask_path(root, k, t))
+                         for k in range(len(texts))]
+                image = render_overlay_frame(frame, masks, texts, run.mplus, t)
+                writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        finally:
+            writer.release()
+
+
+def result_record(source_name: str, texts: Sequence[str], run: VideoRun, grounding: str,
+                  timings: dict[str, float]) -> dict:
+    """The ``result.json`` content."""
+    sentences = []
+    for k, text in enumerate(texts):
+        scores = run.frame_scores[k]
+        sentences.append(dict(
+            index=k, text=text, mask_dir=f'masks/{k}',
+            mplus_frames=[int(t) for t in np.flatnonzero(run.mplus[k])],
+            mplus_spans=flags_to_spans(run.mplus[k]),
+            object_scores=[round(float(s), 4) for s in run.object_scores[k]],
+            frame_scores=None if scores is None else [round(float(s), 4) for s in scores]))
+    total = timings.get('total', 0.0)
+    return dict(input=source_name, num_frames=run.num_frames, fps=run.fps,
+                height=run.ori_shape[0], width=run.ori_shape[1], frame_names=run.frame_names,
+                grounding=grounding, sentences=sentences,
+                encoder=dict(run.counts, passes_per_sentence=round(
+                    run.counts.get('trunk_frames', 0) / max(1, len(texts) * run.num_frames), 4)),
+                timings=dict({k: round(v, 3) for k, v in timings.items()},
+                             frames_per_s=round(run.num_frames * len(texts) / max(total, 1e-9),
+                                                2)))
+
+
+def infer_video(model: torch.nn.Module, source: str | os.PathLike, texts: Sequence[str],
+                out_dir: str | os.PathLike, grounding: str | None = None,
+                mplus_specs: Sequence[str] = (), overlay: bool = True,
+                progress: bool = True) -> dict:
+    """Segment ``texts`` on a video file or frame folder and write ``out_dir`` (see the module
+    docstring).
+
+    Args:
+        model: a ``TGLSAM2`` from :func:`~tgl_mm.apis.init_model`.
+        source: a video file or a folder of frames.
+        texts: the sentences.
+        out_dir: the output folder.
+        grounding: a ``GROUNDINGS`` name; default ``oracle`` with ``mplus_specs``, else
+            ``none``.
+        mplus_specs: M+ spans (:func:`parse_spans`): none, one for every sentence, or one per
+            sentence.
+        overlay: write ``overlay.mp4``.
+        progress: progress bars.
+
+    Returns:
+        the ``result.json`` record.
+    """
+    start = time.perf_counter()
+    texts = clean_texts(texts)
+    if len(mplus_specs) not in (0, 1, len(texts)):
+        raise ValueError(f'give --mplus once (every sentence) or once per sentence '
+                         f'({len(texts)}), got {len(mplus_specs)}')
+    frames = open_frames(source)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / 'result.json').unlink(missing_ok=True)  # a stale one would look complete
+    stage = out / f'.partial-{os.getpid()}'
+    shutil.rmtree(stage, ignore_errors=True)
+    try:
+        num = sum(1 for _ in frames) if mplus_specs else 0  # spans need T before segmenting
+        specs = list(mplus_specs) * (len(texts) if len(mplus_specs) == 1 else 1)
+        mplus = [parse_spans(s, num) for s in specs] or None
+        for k in range(len(texts)):
+            (stage / 'masks' / str(k)).mkdir(parents=True)
+
+        def on_mask(k: int, t: int, mask: np.ndarray) -> None:
+            write_mask(mask_path(stage, k, t), mask)
+
+        run = segment_expressions(model, frames, texts, on_mask, grounding=grounding,
+                                  mplus=mplus, tmp_dir=stage, progress=progress)
+        name = grounding or ('oracle' if mplus else 'none')
+        overlay_start = time.perf_counter()
+        if overlay:
+            write_overlay(frames, stage, run, texts, stage / 'overlay.mp4', progress)
+        timings = dict(run.timings, overlay=time.perf_counter() - overlay_start)
+        shutil.rmtree(out / 'masks', ignore_errors=True)
+        os.replace(stage / 'masks', out / 'masks')
+        if overlay:
+            os.replace(stage / 'overlay.mp4', out / 'overlay.mp4')
+        timings['total'] = time.perf_counter() - start
+        record = result_record(str(source), texts, run, name, timings)
+        atomic_dump_json(record, out / 'result.json', indent=1)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return record
+
+
+__all__ = ['infer_video', 'parse_spans', 'flags_to_spans', 'read_texts_file',
+           'render_overlay_frame', 'write_overlay', 'result_record', 'mask_path', 'read_mask',
+           'write_mask']
