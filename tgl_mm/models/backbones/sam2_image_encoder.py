@@ -37,6 +37,8 @@ class SAM2ImageEncoder(BaseModule):
         checkpoint: path of an official SAM2 / SAM2.1 ``.pt`` file (or one in the same layout);
             its ``image_encoder.*`` weights are loaded at construction and again at the end of
             :meth:`init_weights`, so generic initialisers cannot overwrite them.
+        checkpoint_sha256: expected SHA-256 of ``checkpoint`` (checked when it is loaded), or
+            None.
         frozen: keep the encoder frozen (the paper). ``False`` trains it: only sensible for a
             random-init model with no SAM2 weights to keep (the CPU ``tiny`` demo).
         init_cfg: mmengine init config (applied before the checkpoint).
@@ -44,7 +46,8 @@ class SAM2ImageEncoder(BaseModule):
 
     def __init__(self, arch: str | Mapping = 'sam2.1_hiera_b+', image_size: int | None = None,
                  arch_overrides: Mapping | None = None, checkpoint: str | None = None,
-                 frozen: bool = True, init_cfg: dict | list | None = None) -> None:
+                 checkpoint_sha256: str | None = None, frozen: bool = True,
+                 init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.settings = get_sam2_settings(arch, image_size=image_size, overrides=arch_overrides)
         self.image_size: int = self.settings['image_size']
@@ -56,6 +59,7 @@ class SAM2ImageEncoder(BaseModule):
         self._stage_blocks = [range(start, end + 1)
                               for start, end in zip([0] + [e + 1 for e in ends[:-1]], ends)]
         self.checkpoint = checkpoint
+        self.checkpoint_sha256 = checkpoint_sha256
         self.frozen = frozen
         for param in self.parameters():
             param.requires_grad_(not frozen)
@@ -66,7 +70,8 @@ class SAM2ImageEncoder(BaseModule):
     # --- weights ---------------------------------------------------------------------------------
     def load_checkpoint(self, path: str) -> tuple[list[str], list[str]]:
         """Load a SAM2 checkpoint's ``image_encoder.*`` weights; return (missing, unexpected)."""
-        return load_sam2_part(self.encoder, path, IMAGE_ENCODER_PREFIX, part='image encoder')
+        return load_sam2_part(self.encoder, path, IMAGE_ENCODER_PREFIX, part='image encoder',
+                              sha256=self.checkpoint_sha256)
 
     def init_weights(self) -> None:
         """mmengine initialisation, then the SAM2 checkpoint (if any) on top."""

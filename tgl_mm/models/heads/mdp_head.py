@@ -86,6 +86,8 @@ class MDPHead(BaseModule):
             ``find_unused_parameters``.
         checkpoint: official SAM2 / SAM2.1 ``.pt``; every non-image-encoder part is loaded from it
             at construction and again at the end of :meth:`init_weights`.
+        checkpoint_sha256: expected SHA-256 of ``checkpoint`` (checked when it is loaded), or
+            None.
         init_cfg: mmengine init config (applied before the checkpoint).
     """
 
@@ -96,7 +98,8 @@ class MDPHead(BaseModule):
                  frozen_parts: Sequence[str] = ('sam_prompt_encoder', 'mask_downsample',
                                                 'no_mem_pos_enc',
                                                 'sam_mask_decoder.iou_prediction_head'),
-                 checkpoint: str | None = None, init_cfg: dict | list | None = None) -> None:
+                 checkpoint: str | None = None, checkpoint_sha256: str | None = None,
+                 init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if memory_from not in MEMORY_FROM:
             raise ValueError(f'memory_from must be one of {MEMORY_FROM}, got {memory_from!r}')
@@ -137,6 +140,7 @@ class MDPHead(BaseModule):
                 param.requires_grad_(False)
         self.frozen_parts = tuple(frozen_parts)
         self.checkpoint = checkpoint
+        self.checkpoint_sha256 = checkpoint_sha256
         if checkpoint is not None:
             self.load_checkpoint(checkpoint)
 
@@ -144,7 +148,8 @@ class MDPHead(BaseModule):
     def load_checkpoint(self, path: str) -> tuple[list[str], list[str]]:
         """Load every SAM2 part but the image encoder; return (missing, unexpected) keys."""
         return load_sam2_part(self, path, prefix='', part='MDP head',
-                              exclude=(IMAGE_ENCODER_PREFIX,), target_prefix='sam2.')
+                              exclude=(IMAGE_ENCODER_PREFIX,), target_prefix='sam2.',
+                              sha256=self.checkpoint_sha256)
 
     def init_weights(self) -> None:
         """mmengine initialisation, then the SAM2 checkpoint (if any) on top."""

@@ -11,6 +11,7 @@ runs.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Mapping
@@ -30,16 +31,35 @@ _HINT = ('Official files (sam2_hiera_*.pt, sam2.1_hiera_*.pt) come from '
          'docs/model_sam2.md).')
 
 
-def load_sam2_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_sam2_state_dict(path: str | os.PathLike, sha256: str | None = None
+                         ) -> dict[str, Tensor]:
     """Read a SAM2 checkpoint file and return its ``"model"`` state dict (on CPU).
+
+    Args:
+        path: the ``.pt`` file.
+        sha256: expected hex SHA-256 of the file (checked before it is read), or None.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is not a weights-only loadable ``{"model": state_dict}``.
+        ValueError: the file is not a weights-only loadable ``{"model": state_dict}``, or its
+            SHA-256 is not ``sha256``.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'SAM2 checkpoint not found: {path!r}. {_HINT}')
+    if sha256 is not None and file_sha256(path) != sha256.lower():
+        raise ValueError(f'{path!r} has SHA-256 {file_sha256(path)}, expected {sha256}: the '
+                         'file is not the one the config names (remake it with the command '
+                         'its documentation gives, or fix checkpoint_sha256)')
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:  # torch raises many types for foreign or corrupt files
@@ -67,7 +87,8 @@ def select_part(state: Mapping[str, Tensor], prefix: str,
 
 def load_sam2_part(module: nn.Module, checkpoint: str | os.PathLike | Mapping[str, Tensor],
                    prefix: str, part: str, exclude: tuple[str, ...] = (),
-                   target_prefix: str = '') -> tuple[list[str], list[str]]:
+                   target_prefix: str = '', sha256: str | None = None
+                   ) -> tuple[list[str], list[str]]:
     """Load one part of a SAM2 checkpoint into ``module`` (non-strict) and log what did not match.
 
     Args:
@@ -77,6 +98,7 @@ def load_sam2_part(module: nn.Module, checkpoint: str | os.PathLike | Mapping[st
         part: human-readable name for messages (``'image encoder'``).
         exclude: file keys starting with these belong to other parts and are ignored.
         target_prefix: prefix of the part inside ``module`` (e.g. ``'sam2.'``).
+        sha256: expected SHA-256 of the file (see :func:`load_sam2_state_dict`).
 
     Returns:
         ``(missing, unexpected)``: module keys the file lacks, file keys the module lacks.
@@ -86,7 +108,8 @@ def load_sam2_part(module: nn.Module, checkpoint: str | os.PathLike | Mapping[st
             ``hiera_l`` file loaded into a ``hiera_b+`` model).
     """
     source = os.fspath(checkpoint) if not isinstance(checkpoint, Mapping) else 'state dict'
-    state = checkpoint if isinstance(checkpoint, Mapping) else load_sam2_state_dict(checkpoint)
+    state = (checkpoint if isinstance(checkpoint, Mapping)
+             else load_sam2_state_dict(checkpoint, sha256))
     selected = {target_prefix + key: value
                 for key, value in select_part(state, prefix, exclude).items()}
     if not selected:
