@@ -9,6 +9,7 @@ Prints the SHA-256 of the written file (for ``checkpoint_sha256`` in a config).
 from __future__ import annotations
 
 import argparse
+import pickle
 import sys
 
 from tgl_mm.models.segmentors.sam2_pretrainer import export_sam2_checkpoint
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(state, dict):
             raise ValueError(f'{args.checkpoint}: no state_dict in the checkpoint')
         tensors = export_sam2_checkpoint(state, args.out)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, pickle.UnpicklingError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
     print(f'wrote {args.out}: {len(tensors)} tensors, sha256 {file_sha256(args.out)}')
