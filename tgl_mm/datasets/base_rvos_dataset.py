@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
@@ -18,6 +19,7 @@ from .moments import (
     load_moments,
     validate_expression_moments,
 )
+from .sample_rng import RNG_KEY, SampleIndex
 
 MISSING_MOMENT_POLICIES = ('drop', 'error')
 
@@ -222,8 +224,14 @@ class BaseRVOSDataset(BaseDataset):
         return data_list
 
     def prepare_data(self, idx: int) -> Any:
+        """Run the pipeline on sample ``idx``; a :class:`~tgl_mm.datasets.sample_rng.SampleIndex`
+        gives the sample its own generator (``results['rng']``), so its augmentation depends on
+        its key only."""
         info = self.get_data_info(idx)
         info['mask_store'] = self.mask_store
+        self._last_key = getattr(idx, 'key', None)
+        if self._last_key is not None:
+            info[RNG_KEY] = np.random.default_rng(self._last_key)
         if self.test_mode or not self.skip_invalid:
             return self.pipeline(info)
         try:
@@ -234,6 +242,15 @@ class BaseRVOSDataset(BaseDataset):
                       f'{info["video_id"]}/{info["exp_id"]} ({self.num_skipped_at_fetch} skipped '
                       f'in this process): {e}', logger='current', level=logging.WARNING)
             return None
+
+    def _rand_another(self) -> int:
+        """The sample fetched instead of an invalid one: drawn from the invalid sample's key
+        when it had one (so skipping stays reproducible), else from numpy's global generator."""
+        key = getattr(self, '_last_key', None)
+        if key is None:
+            return super()._rand_another()
+        index = int(np.random.default_rng((*key, len(self))).integers(len(self)))
+        return SampleIndex(index, (*key, index))
 
     def __repr__(self) -> str:
         n = len(self) if self._fully_initialized else 'not loaded'
