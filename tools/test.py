@@ -30,6 +30,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--grounding-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
         help='arguments of the grounding, e.g. pred_file=chrono.jsonl top_k=4')
     parser.add_argument(
+        '--non-strict', action='store_true',
+        help='load a checkpoint that does not fit the model (only the matching weights, with a '
+        'warning) instead of refusing it; see docs/checkpoints.md')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
         help='override config entries, e.g. test_dataloader.batch_size=1')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
@@ -44,7 +48,7 @@ def main(argv=None) -> dict:
     cfg = load_config(args.config, args.cfg_options)
     apply_test_args(cfg, args.checkpoint, work_dir=args.work_dir, out=args.out,
                     show_dir=args.show_dir, launcher=args.launcher, grounding=args.grounding,
-                    grounding_options=args.grounding_options)
+                    grounding_options=args.grounding_options, non_strict=args.non_strict)
     with launch_session(cfg):
         runner = build_runner(cfg)
         return runner.test()

@@ -23,6 +23,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--amp', action='store_true',
         help='mixed precision: fp16 AmpOptimWrapper on CUDA, bf16 autocast on CPU')
     parser.add_argument(
+        '--non-strict', action='store_true',
+        help='load a checkpoint that does not fit the model (only the matching weights, with a '
+        'warning) instead of refusing it; see docs/checkpoints.md')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
         help='override config entries, e.g. train_cfg.max_iters=10 '
         'optim_wrapper.optimizer.lr=1e-4 "model.frames=[0,1]"')
@@ -38,7 +42,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
     apply_train_args(cfg, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
-                     launcher=args.launcher)
+                     launcher=args.launcher, non_strict=args.non_strict)
     with launch_session(cfg):
         runner = build_runner(cfg)
         runner.train()

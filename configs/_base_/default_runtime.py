@@ -27,4 +27,6 @@ log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 log_level = 'INFO'
 
 load_from = None  # initialise from this checkpoint (weights only)
+# refuse a checkpoint that does not fit the model (`--non-strict` sets False: load what matches)
+load_strict = True
 resume = False  # `tools/train.py --resume [PATH]`

@@ -19,10 +19,11 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint
 
 from tgl_mm.registry import GROUNDINGS, MODELS, TRANSFORMS
 from tgl_mm.structures import VideoDataSample
+from tgl_mm.utils.checkpoint import load_weights_into
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
 
@@ -47,7 +48,8 @@ class SegmentationResult:
 
 
 def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None,
-               device: str = 'cpu', cfg_options: dict | None = None) -> torch.nn.Module:
+               device: str = 'cpu', cfg_options: dict | None = None,
+               strict: bool = True) -> torch.nn.Module:
     """Build the model of a config and load a checkpoint (weights-only, see docs/checkpoints.md).
 
     Args:
@@ -56,6 +58,9 @@ def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None
             initialisation (e.g. official SAM2 weights named in the config).
         device: torch device.
         cfg_options: overrides merged into the config (as ``--cfg-options``).
+        strict: refuse a checkpoint that does not fit the model (missing, unexpected or wrongly
+            shaped weights: :class:`~tgl_mm.utils.checkpoint.CheckpointMismatchError`); False
+            loads the matching part with a warning.
 
     Returns:
         the model in eval mode, with the config as ``model.cfg``.
@@ -66,7 +71,8 @@ def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'tgl_mm')):
         model = MODELS.build(cfg.model)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu')
+        load_weights_into(model, _load_checkpoint(checkpoint, map_location='cpu'), checkpoint,
+                          strict=strict)
     else:
         model.init_weights()
     model.cfg = cfg

@@ -1,6 +1,8 @@
 """Runtime: hooks, optimizer wrappers, distributed strategies and the tools' library side."""
 from .hooks import AtomicCheckpointHook
+from .loops import EpochBasedTrainLoop, IterBasedTrainLoop, ValLoop
 from .optimizers import AutocastOptimWrapper
+from .runner import TGLRunner
 from .runner_utils import (
                            apply_test_args,
                            apply_train_args,
@@ -12,6 +14,7 @@ from .runner_utils import (
                            load_config,
                            set_grounding,
                            set_launcher,
+                           set_non_strict,
                            set_prediction_dir,
                            set_resume,
                            set_work_dir,
@@ -20,8 +23,10 @@ from .runner_utils import (
 from .strategies import TGLFSDPStrategy, module_class_wrap_policy
 
 __all__ = [
-    'AtomicCheckpointHook', 'AutocastOptimWrapper', 'apply_test_args', 'apply_train_args',
+    'AtomicCheckpointHook', 'AutocastOptimWrapper', 'EpochBasedTrainLoop', 'IterBasedTrainLoop',
+    'ValLoop', 'apply_test_args', 'apply_train_args',
     'build_runner', 'default_work_dir', 'enable_amp', 'enable_visualization', 'launch_session',
-    'load_config', 'set_grounding', 'set_launcher', 'set_prediction_dir', 'set_resume',
-    'set_work_dir', 'use_cpu_ddp', 'TGLFSDPStrategy', 'module_class_wrap_policy',
+    'load_config', 'set_grounding', 'set_launcher', 'set_non_strict', 'set_prediction_dir',
+    'set_resume',
+    'set_work_dir', 'use_cpu_ddp', 'TGLFSDPStrategy', 'TGLRunner', 'module_class_wrap_policy',
 ]

@@ -20,10 +20,12 @@ from mmengine.runner import Runner
 
 from tgl_mm.utils.dist import destroy_process_group, init_cpu_process_group, is_cpu_only
 
+from .runner import TGLRunner
+
 __all__ = [
     'apply_test_args', 'apply_train_args', 'build_runner', 'default_work_dir', 'enable_amp',
     'enable_visualization', 'launch_session', 'load_config', 'set_launcher', 'set_prediction_dir',
-    'set_resume', 'set_work_dir', 'set_grounding', 'use_cpu_ddp',
+    'set_non_strict', 'set_resume', 'set_work_dir', 'set_grounding', 'use_cpu_ddp',
 ]
 
 RVOS_METRIC = 'RVOSMetric'
@@ -170,10 +172,19 @@ def set_grounding(cfg: Config, name: str, options: dict | None = None) -> None:
     cfg.model['test_cfg'] = test_cfg
 
 
+def set_non_strict(cfg: Config, non_strict: bool) -> None:
+    """``--non-strict``: load a checkpoint that does not fit the model (the matching part, with
+    mmengine's warning) instead of refusing it (``load_strict`` of :class:`TGLRunner`)."""
+    if non_strict:
+        cfg.load_strict = False
+
+
 def apply_train_args(cfg: Config, *, work_dir: str | None = None, resume: str | None = None,
-                     amp: bool = False, launcher: str = 'none') -> Config:
+                     amp: bool = False, launcher: str = 'none',
+                     non_strict: bool = False) -> Config:
     """Apply ``tools/train.py``'s flags to ``cfg`` (in place; returned for chaining)."""
     set_work_dir(cfg, work_dir)
+    set_non_strict(cfg, non_strict)
     set_launcher(cfg, launcher)
     set_resume(cfg, resume)
     if amp:
@@ -184,9 +195,10 @@ def apply_train_args(cfg: Config, *, work_dir: str | None = None, resume: str | 
 def apply_test_args(cfg: Config, checkpoint: str, *, work_dir: str | None = None,
                     out: str | None = None, show_dir: str | None = None,
                     launcher: str = 'none', grounding: str | None = None,
-                    grounding_options: dict | None = None) -> Config:
+                    grounding_options: dict | None = None, non_strict: bool = False) -> Config:
     """Apply ``tools/test.py``'s flags to ``cfg`` (in place; returned for chaining)."""
     set_work_dir(cfg, work_dir)
+    set_non_strict(cfg, non_strict)
     if grounding is not None:
         set_grounding(cfg, grounding, grounding_options)
     set_launcher(cfg, launcher)
@@ -200,7 +212,8 @@ def apply_test_args(cfg: Config, checkpoint: str, *, work_dir: str | None = None
 
 
 def build_runner(cfg: Config) -> Runner:
-    """Build the config's runner (``runner_type`` if set, else mmengine's ``Runner``).
+    """Build the config's runner (``runner_type`` if set, else :class:`TGLRunner`: mmengine's
+    ``Runner`` with strict checkpoint loading).
 
     The config's ``default_scope`` is made current first, so parts a runner builds before it
     sets its own scope (``FlexibleRunner``'s strategy) resolve in tgl_mm's registries too.
@@ -211,7 +224,7 @@ def build_runner(cfg: Config) -> Runner:
         init_default_scope(cfg.default_scope)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    return TGLRunner.from_cfg(cfg)
 
 
 @contextlib.contextmanager
