@@ -6,7 +6,13 @@ import argparse
 
 from mmengine.config import DictAction
 
-from tgl_mm.engine import apply_test_args, build_runner, launch_session, load_config
+from tgl_mm.engine import (
+    apply_test_args,
+    build_runner,
+    check_grounding_files,
+    launch_session,
+    load_config,
+)
 from tgl_mm.utils.dist import LAUNCHERS
 
 
@@ -49,6 +55,7 @@ def main(argv=None) -> dict:
     apply_test_args(cfg, args.checkpoint, work_dir=args.work_dir, out=args.out,
                     show_dir=args.show_dir, launcher=args.launcher, grounding=args.grounding,
                     grounding_options=args.grounding_options, non_strict=args.non_strict)
+    check_grounding_files(cfg)
     with launch_session(cfg):
         runner = build_runner(cfg)
         return runner.test()

@@ -23,7 +23,8 @@ from tgl_mm.utils.dist import destroy_process_group, init_cpu_process_group, is_
 from .runner import TGLRunner
 
 __all__ = [
-    'apply_test_args', 'apply_train_args', 'build_runner', 'default_work_dir', 'enable_amp',
+    'apply_test_args', 'apply_train_args', 'build_runner', 'check_grounding_files',
+    'default_work_dir', 'enable_amp',
     'enable_visualization', 'launch_session', 'load_config', 'set_launcher', 'set_prediction_dir',
     'set_non_strict', 'set_resume', 'set_work_dir', 'set_grounding', 'use_cpu_ddp',
 ]
@@ -170,6 +171,28 @@ def set_grounding(cfg: Config, name: str, options: dict | None = None) -> None:
     test_cfg = cfg.model.get('test_cfg') or {}
     test_cfg['grounding'] = dict(type=name, **(options or {}))
     cfg.model['test_cfg'] = test_cfg
+
+
+def _file_grounding_cfgs(grounding: Any) -> Iterator[dict]:
+    """Every (nested) grounding config naming a ``pred_file``."""
+    if isinstance(grounding, dict):
+        if 'pred_file' in grounding:
+            yield grounding
+        for value in grounding.values():
+            yield from _file_grounding_cfgs(value)
+
+
+def check_grounding_files(cfg: Config) -> None:
+    """Load and validate every prediction file of ``model.test_cfg.grounding`` now, so a bad
+    file stops ``tools/test.py`` before the model is built (the errors name file, line, query)."""
+    from mmengine.registry import DefaultScope
+
+    from tgl_mm.registry import GROUNDINGS
+
+    test_cfg = (cfg.get('model') or {}).get('test_cfg') or {}
+    for sub in _file_grounding_cfgs(test_cfg.get('grounding')):
+        with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'tgl_mm')):
+            GROUNDINGS.build(copy.deepcopy(sub))
 
 
 def set_non_strict(cfg: Config, non_strict: bool) -> None:
