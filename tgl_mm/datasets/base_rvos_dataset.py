@@ -126,6 +126,12 @@ class BaseRVOSDataset(BaseDataset):
         print_log(f'[{self.dataset_name}/{self.split}] skipping invalid {what}: {err}',
                   logger='current', level=logging.WARNING)
 
+    def skip_invalid_expression(self, err: DataFormatError) -> None:
+        """``on_invalid`` of the annotation readers: skip (and count) an invalid expression
+        with ``skip_invalid``, else raise ``err``."""
+        self._handle_invalid(err, 'expression')
+        self._skipped_expressions.add((str(err.video), str(err.expression)))
+
     def check_frame_folder(self, video: VideoMeta, frame_dir: str) -> None:
         """The folder must hold exactly the listed frames (``<frame><FRAME_EXT>``)."""
         ctx = dict(file=frame_dir, video=video.video_id, field='frames')
@@ -158,11 +164,12 @@ class BaseRVOSDataset(BaseDataset):
 
     # ------------------------------------------------------------------ BaseDataset API
     def load_data_list(self) -> list[dict]:
+        self._skipped_expressions: set[tuple[str, str]] = set()
         videos = self.load_videos()
         moment_file = None
         if self.moment_file is not None:
             moment_file = load_moments(self.moment_file)
-            check_moment_ids(moment_file, videos)
+            check_moment_ids(moment_file, videos, skipped=self._skipped_expressions)
         elif self.WARN_WITHOUT_MOMENTS:
             print_log(f'[{self.dataset_name}/{self.split}] no moment file: every frame is in M+ '
                       '(moment-aware sampling = random sampling; OSS keeps every object)',

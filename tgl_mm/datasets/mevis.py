@@ -70,7 +70,8 @@ class MeViSDataset(BaseRVOSDataset):
             print_log(f'[mevis/{self.split}] no mask_dict.json: samples carry no gt_masks',
                       logger='current', level=logging.INFO)
         videos = load_meta_expressions(os.path.join(split_dir, 'meta_expressions.json'),
-                                       require_ids=self.has_masks)
+                                       require_ids=self.has_masks,
+                                       on_invalid=self.skip_invalid_expression)
         self.mask_file = mask_path
         self._mask_dict = load_mask_dict(mask_path) if self.has_masks else {}
         self._anno_rows: dict[str, int] = {}

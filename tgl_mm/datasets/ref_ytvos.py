@@ -51,7 +51,8 @@ class RefYouTubeVOSDataset(BaseRVOSDataset):
 
     def load_videos(self) -> dict[str, VideoMeta]:
         meta_file = self.meta_file(self.split)
-        videos = load_meta_expressions(meta_file, require_ids=False)
+        videos = load_meta_expressions(meta_file, require_ids=False,
+                                       on_invalid=self.skip_invalid_expression)
         if self.split == 'valid' and self.EXCLUDE_TEST_FROM_VALID:
             test_file = self.meta_file('test')
             test = load_json(test_file, what='test meta_expressions.json (needed to separate '
