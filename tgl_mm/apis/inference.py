@@ -79,12 +79,36 @@ def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None
     return model.to(device).eval()
 
 
+def _check_frame_array(frame: object, index: int) -> np.ndarray:
+    """A caller's frame as uint8 ``(H, W, 3)``; anything else is a ``TypeError``/``ValueError``
+    naming the frame (no silent conversion: float frames in [0, 1] would become black, wider
+    integers would wrap)."""
+    if not isinstance(frame, np.ndarray):
+        raise TypeError(f'frame {index}: expected a numpy array, got {type(frame).__name__}')
+    if frame.dtype != np.uint8:
+        hint = (' (floats in [0, 1]: (frame * 255).round().astype(np.uint8))'
+                if frame.dtype.kind == 'f' else '')
+        raise TypeError(f'frame {index}: frames must be uint8 RGB in [0, 255], got dtype '
+                        f'{frame.dtype}{hint}')
+    if frame.ndim != 3 or frame.shape[2] != 3 or 0 in frame.shape:
+        raise ValueError(f'frame {index}: expected a non-empty (H, W, 3) RGB array, got shape '
+                         f'{frame.shape}')
+    return frame
+
+
 def read_frames(source: str | os.PathLike | Sequence[np.ndarray]
                 ) -> tuple[np.ndarray, list[str]]:
     """Frames ``(T, H, W, 3)`` RGB uint8 and their names, from a folder of images (sorted by
-    name) or a sequence of RGB arrays."""
+    name) or a sequence of uint8 RGB arrays ``(H, W, 3)`` of one size.
+
+    Raises:
+        FileNotFoundError: no such folder, or no image in it.
+        DataFormatError: an image file is unreadable, truncated or empty (names the file).
+        TypeError: an array is not uint8 (float frames are not rescaled silently).
+        ValueError: shapes are not ``(H, W, 3)`` or differ between frames; no frame.
+    """
     if isinstance(source, (str, os.PathLike)):
-        import cv2
+        from tgl_mm.datasets.transforms.loading import read_rgb
 
         folder = Path(source)
         if not folder.is_dir():
@@ -92,22 +116,17 @@ def read_frames(source: str | os.PathLike | Sequence[np.ndarray]
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
         if not files:
             raise FileNotFoundError(f'no image files ({", ".join(IMAGE_EXTENSIONS)}) in {folder}')
-        frames = []
-        for path in files:
-            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise OSError(f'cannot read frame {path}')
-            frames.append(bgr[:, :, ::-1])
+        frames = [read_rgb(str(path), dict(frame=path.stem)) for path in files]
         names = [p.stem for p in files]
     else:
-        frames = [np.asarray(f) for f in source]
+        frames = [_check_frame_array(f, i) for i, f in enumerate(source)]
         if not frames:
             raise ValueError('segment_video needs at least one frame')
         names = [f'{i:05d}' for i in range(len(frames))]
     shapes = {f.shape for f in frames}
-    if len(shapes) != 1 or len(next(iter(shapes))) != 3 or next(iter(shapes))[2] != 3:
+    if len(shapes) != 1:
         raise ValueError(f'frames must all be (H, W, 3) RGB of one size, got shapes {shapes}')
-    return np.ascontiguousarray(np.stack(frames)).astype(np.uint8, copy=False), names
+    return np.ascontiguousarray(np.stack(frames)), names
 
 
 def build_sample(frames: np.ndarray, names: list[str], text: str, image_size: int,
@@ -146,7 +165,8 @@ def segment_video(model: torch.nn.Module, frames: str | os.PathLike | Sequence[n
 
     Args:
         model: a model from :func:`init_model`.
-        frames: a folder of frame images (sorted by name) or a sequence of RGB arrays.
+        frames: a folder of frame images (sorted by name) or a sequence of uint8 RGB arrays
+            ``(H, W, 3)`` (e.g. a ``(T, H, W, 3)`` uint8 array); other dtypes are a TypeError.
         text: the referring expression.
         grounding: how M+ is chosen: a ``GROUNDINGS`` name (``'none'``, ``'tam'``, ...) or
             config; default: ``'oracle'`` when ``mplus`` is given, else ``'none'``.
