@@ -12,6 +12,7 @@ from tgl_mm.engine import (
     check_grounding_files,
     launch_session,
     load_config,
+    set_format_only_without_masks,
 )
 from tgl_mm.utils.dist import LAUNCHERS
 
@@ -24,7 +25,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         '(default: work_dir in the config, else work_dirs/<config stem>)')
     parser.add_argument('--out', metavar='DIR',
                         help='write predicted masks in the MeViS submission layout '
-                        '(DIR/<video>/<exp_id>/<frame>.png) through the RVOSMetric')
+                        '(DIR/<video>/<exp_id>/<frame>.png) through the RVOSMetric; required '
+                        'for a split without masks (MeViS valid), which is then not scored')
     parser.add_argument('--show-dir', metavar='DIR',
                         help='draw predictions into DIR (RVOSVisualizationHook)')
     parser.add_argument(
@@ -55,6 +57,7 @@ def main(argv=None) -> dict:
     apply_test_args(cfg, args.checkpoint, work_dir=args.work_dir, out=args.out,
                     show_dir=args.show_dir, launcher=args.launcher, grounding=args.grounding,
                     grounding_options=args.grounding_options, non_strict=args.non_strict)
+    set_format_only_without_masks(cfg, args.out)
     check_grounding_files(cfg)
     with launch_session(cfg):
         runner = build_runner(cfg)

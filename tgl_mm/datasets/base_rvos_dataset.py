@@ -110,6 +110,13 @@ class BaseRVOSDataset(BaseDataset):
         """Extra per-sample fields (carried into the metainfo by ``PackVideoInputs``)."""
         return {}
 
+    @classmethod
+    def split_has_masks(cls, data_root: str, split: str) -> bool | None:
+        """Whether ``split`` under ``data_root`` has ground-truth masks, read cheaply from the
+        layout (no annotation parsing): ``None`` when it cannot tell (e.g. no such folder; the
+        dataset then reports the problem when built). Default: ``True``."""
+        return True
+
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def _under_root(root: str, path: str) -> str:

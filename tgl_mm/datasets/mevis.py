@@ -52,6 +52,14 @@ class MeViSDataset(BaseRVOSDataset):
         super().__init__(data_root=data_root, split=split, pipeline=pipeline,
                          moment_file=moment_file, **kwargs)
 
+    @classmethod
+    def split_has_masks(cls, data_root: str, split: str) -> bool | None:
+        """``mask_dict.json`` in the split folder (MeViS ``valid`` has none)."""
+        split_dir = os.path.join(data_root, split)
+        if not os.path.isdir(split_dir):
+            return None
+        return os.path.isfile(os.path.join(split_dir, 'mask_dict.json'))
+
     @property
     def split_dir(self) -> str:
         return os.path.join(self.data_root, self.split)

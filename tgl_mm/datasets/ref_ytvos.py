@@ -74,9 +74,15 @@ class RefYouTubeVOSDataset(BaseRVOSDataset):
         return videos
 
     def masks_available(self) -> bool:
+        return bool(self.split_has_masks(self.data_root, self.split))
+
+    @classmethod
+    def split_has_masks(cls, data_root: str, split: str) -> bool | None:
         """Ref-YouTube-VOS publishes referring masks for ``train`` only (YouTube-VOS's valid
         ``Annotations`` hold first-frame VOS masks, not the referred objects)."""
-        return self.split == 'train' and os.path.isdir(self.ann_root)
+        if not os.path.isdir(os.path.join(data_root, split)):
+            return None
+        return split == 'train' and os.path.isdir(os.path.join(data_root, split, 'Annotations'))
 
     def frame_dir(self, video: VideoMeta) -> str:
         return os.path.join(self.data_root, self.split, 'JPEGImages', video.video_id)

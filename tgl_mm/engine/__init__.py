@@ -13,6 +13,7 @@ from .runner_utils import (
                            enable_visualization,
                            launch_session,
                            load_config,
+                           set_format_only_without_masks,
                            set_grounding,
                            set_launcher,
                            set_non_strict,
@@ -28,6 +29,6 @@ __all__ = [
     'TGLFSDPStrategy', 'TGLRunner', 'ValLoop', 'apply_test_args', 'apply_train_args',
     'build_runner', 'check_grounding_files', 'default_work_dir', 'enable_amp',
     'enable_visualization', 'launch_session', 'load_config', 'module_class_wrap_policy',
-    'set_grounding', 'set_launcher', 'set_non_strict', 'set_prediction_dir', 'set_resume',
-    'set_work_dir', 'use_cpu_ddp',
+    'set_format_only_without_masks', 'set_grounding', 'set_launcher', 'set_non_strict',
+    'set_prediction_dir', 'set_resume', 'set_work_dir', 'use_cpu_ddp',
 ]

@@ -24,6 +24,7 @@ from .runner import TGLRunner
 
 __all__ = [
     'apply_test_args', 'apply_train_args', 'build_runner', 'check_grounding_files',
+    'set_format_only_without_masks',
     'default_work_dir', 'enable_amp',
     'enable_visualization', 'launch_session', 'load_config', 'set_launcher', 'set_prediction_dir',
     'set_non_strict', 'set_resume', 'set_work_dir', 'set_grounding', 'use_cpu_ddp',
@@ -193,6 +194,41 @@ def check_grounding_files(cfg: Config) -> None:
     for sub in _file_grounding_cfgs(test_cfg.get('grounding')):
         with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'tgl_mm')):
             GROUNDINGS.build(copy.deepcopy(sub))
+
+
+def _dataset_has_masks(dataset_cfg: Any) -> bool | None:
+    """``split_has_masks`` of a dataset config's class (``None``: cannot tell)."""
+    from mmengine.registry import DefaultScope
+
+    from tgl_mm.registry import DATASETS
+
+    if not isinstance(dataset_cfg, dict) or not isinstance(dataset_cfg.get('type'), str):
+        return None
+    with DefaultScope.overwrite_default_scope('tgl_mm'):
+        cls = DATASETS.get(dataset_cfg['type'])
+    probe = getattr(cls, 'split_has_masks', None)
+    if probe is None or 'data_root' not in dataset_cfg or 'split' not in dataset_cfg:
+        return None
+    return probe(str(dataset_cfg['data_root']), str(dataset_cfg['split']))
+
+
+def set_format_only_without_masks(cfg: Config, out: str | None) -> None:
+    """A test split without masks (MeViS ``valid``) cannot be scored: with ``--out`` its
+    ``RVOSMetric`` s write the predictions only (``format_only``); without ``--out`` this raises
+    (before the model is built) saying what to do."""
+    dataset = (cfg.get('test_dataloader') or {}).get('dataset')
+    if _dataset_has_masks(dataset) is not False:
+        return
+    where = f'split {dataset["split"]!r} of {dataset["data_root"]}'
+    if out is None:
+        raise ValueError(f'the test {where} has no masks to score against: add --out DIR to write '
+                         'the predictions (MeViS submission layout) for the evaluation server or '
+                         'tools/eval_rvos.py')
+    for metric in _metric_cfgs(cfg.get('test_evaluator')):
+        if _is_rvos_metric(metric.get('type')):
+            metric['format_only'] = True
+    print_log(f'the test {where} has no masks: predictions are written to {out}, not scored',
+              logger='current')
 
 
 def set_non_strict(cfg: Config, non_strict: bool) -> None:
