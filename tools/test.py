@@ -3,8 +3,7 @@
 Distributed: ``bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [options]``.
 """
 import argparse
-
-from mmengine.config import DictAction
+import sys
 
 from tgl_mm.engine import (
     apply_test_args,
@@ -14,6 +13,7 @@ from tgl_mm.engine import (
     load_config,
     set_format_only_without_masks,
 )
+from tgl_mm.utils.cli import KeyValueAction, add_debug_flag, run_tool
 from tgl_mm.utils.dist import LAUNCHERS
 
 
@@ -35,19 +35,20 @@ def parse_args(argv=None) -> argparse.Namespace:
         'moment_retrieval, keyframes, hybrid, tam, or another GROUNDINGS entry; default: the '
         "config's model.test_cfg.grounding")
     parser.add_argument(
-        '--grounding-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        '--grounding-options', nargs='+', action=KeyValueAction, metavar='KEY=VALUE',
         help='arguments of the grounding, e.g. pred_file=chrono.jsonl top_k=4')
     parser.add_argument(
         '--non-strict', action='store_true',
         help='load a checkpoint that does not fit the model (only the matching weights, with a '
         'warning) instead of refusing it; see docs/checkpoints.md')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        '--cfg-options', nargs='+', action=KeyValueAction, metavar='KEY=VALUE',
         help='override config entries, e.g. test_dataloader.batch_size=1')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
                         help='job launcher (set by dist_test.sh / slurm_test.sh)')
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
                         help=argparse.SUPPRESS)
+    add_debug_flag(parser)
     return parser.parse_args(argv)
 
 
@@ -65,4 +66,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

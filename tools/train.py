@@ -3,10 +3,10 @@
 Distributed: ``bash tools/dist_train.sh CONFIG GPUS [options]`` (CPU: gloo, GPU: nccl).
 """
 import argparse
-
-from mmengine.config import DictAction
+import sys
 
 from tgl_mm.engine import apply_train_args, build_runner, launch_session, load_config
+from tgl_mm.utils.cli import KeyValueAction, add_debug_flag, run_tool
 from tgl_mm.utils.dist import LAUNCHERS
 
 
@@ -27,7 +27,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='load a checkpoint that does not fit the model (only the matching weights, with a '
         'warning) instead of refusing it; see docs/checkpoints.md')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        '--cfg-options', nargs='+', action=KeyValueAction, metavar='KEY=VALUE',
         help='override config entries, e.g. train_cfg.max_iters=10 '
         'optim_wrapper.optimizer.lr=1e-4 "model.frames=[0,1]"')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
@@ -35,6 +35,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     # torch.distributed.launch passes --local-rank; torchrun uses LOCAL_RANK (read by tgl_mm)
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
                         help=argparse.SUPPRESS)
+    add_debug_flag(parser)
     return parser.parse_args(argv)
 
 
@@ -49,4 +50,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import difflib
+import inspect
 import os.path as osp
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +25,8 @@ from tgl_mm.utils.dist import destroy_process_group, init_cpu_process_group, is_
 from .runner import TGLRunner
 
 __all__ = [
-    'apply_test_args', 'apply_train_args', 'build_runner', 'check_grounding_files',
+    'apply_test_args', 'apply_train_args', 'build_runner', 'check_cfg_option_keys',
+    'check_grounding_files',
     'set_format_only_without_masks',
     'default_work_dir', 'enable_amp',
     'enable_visualization', 'launch_session', 'load_config', 'set_launcher', 'set_prediction_dir',
@@ -34,12 +37,61 @@ RVOS_METRIC = 'RVOSMetric'
 RVOS_VIS_HOOK = 'RVOSVisualizationHook'
 
 
+#: top-level keys a config may set without having them (mmengine Runner arguments and tgl_mm's)
+EXTRA_TOP_LEVEL_KEYS = frozenset({'runner_type', 'load_strict', 'custom_imports'})
+#: how close a missing nested key must be to an existing sibling to count as a misspelling
+NEAR_MISS_CUTOFF = 0.85
+
+
+def _known_top_level_keys(cfg: Config) -> set[str]:
+    params = inspect.signature(Runner.__init__).parameters
+    return set(cfg.keys()) | {p for p in params if p != 'self'} | EXTRA_TOP_LEVEL_KEYS
+
+
+def _misspelling(key: str, options: list[str], cutoff: float) -> str | None:
+    close = difflib.get_close_matches(key, options, n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def check_cfg_option_keys(cfg: Config, cfg_options: dict) -> None:
+    """Refuse ``--cfg-options`` keys that look misspelled (mmengine would add them silently).
+
+    A top-level key must be in the config or be a Runner argument (``randomness``,
+    ``experiment_name``, ...); below it, a key the config lacks is an error when it is a near miss
+    of an existing sibling (e.g. ``batch_sise`` next to ``batch_size``). The error suggests the
+    nearest existing key. New nested keys that resemble nothing (new arguments) are accepted.
+    """
+    known = _known_top_level_keys(cfg)
+    for full_key in cfg_options:
+        parts = str(full_key).split('.')
+        if parts[0] not in known:
+            near = _misspelling(parts[0], sorted(known), 0.6)
+            hint = f' (did you mean {near!r}?)' if near else ''
+            raise ValueError(f'--cfg-options {full_key}: {cfg.filename} has no top-level key '
+                             f'{parts[0]!r}{hint}')
+        node: Any = cfg.get(parts[0])
+        for depth, part in enumerate(parts[1:], start=1):
+            if not isinstance(node, dict):
+                break
+            if part not in node:
+                siblings = [k for k in node if isinstance(k, str)]
+                near = _misspelling(part, siblings, NEAR_MISS_CUTOFF)
+                if near is not None:
+                    path = '.'.join(parts[:depth])
+                    raise ValueError(f'--cfg-options {full_key}: {path} has no key {part!r} '
+                                     f'(did you mean {".".join([*parts[:depth], near])!r}?)')
+                break
+            node = node[part]
+
+
 def load_config(path: str | Path, cfg_options: dict | None = None) -> Config:
-    """Read a config file and merge ``--cfg-options`` into it."""
+    """Read a config file and merge ``--cfg-options`` into it (keys checked first:
+    :func:`check_cfg_option_keys`)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')
     cfg = Config.fromfile(str(path))
     if cfg_options:
+        check_cfg_option_keys(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     return cfg
 
