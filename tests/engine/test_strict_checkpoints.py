@@ -118,10 +118,9 @@ def test_refusals_never_advise_full_unpickling(tmp_path):
         def __reduce__(self):
             return os.getcwd, ()
 
-    cases = {'unsafe.pth': {'x': Payload()}}
-    for name, obj in cases.items():
-        torch.save(obj, tmp_path / name)
-        with pytest.raises(UnsafeCheckpointError) as err:
+    for name, zipped in (('unsafe.pth', True), ('legacy.pth', False)):
+        torch.save({'x': Payload()}, tmp_path / name, _use_new_zipfile_serialization=zipped)
+        with pytest.raises(UnsafeCheckpointError, match=f'{name}: it needs .*getcwd') as err:
             load_checkpoint_file(tmp_path / name)
         assert 'weights_only=False' not in str(err.value)
     # a malformed pickle after a valid protocol byte: refused, without torch's advice either

@@ -19,3 +19,13 @@ def test_segment_video_takes_uint8_frames_only():
         read_frames([good[0], [[1, 2, 3]]])
     with pytest.raises(ValueError, match=r'frame 0: expected a non-empty \(H, W, 3\)'):
         read_frames([np.zeros((0, 0, 3), np.uint8)])
+
+
+def test_segment_video_refuses_other_dtypes_before_using_the_model():
+    from tgl_mm.apis import segment_video
+
+    no_model = object()  # never reached
+    for frames in (np.random.rand(3, 8, 8, 3).astype(np.float32),
+                   np.full((3, 8, 8, 3), 7, np.int64)):
+        with pytest.raises(TypeError, match='frames must be uint8'):
+            segment_video(no_model, frames, 'the dog')

@@ -158,6 +158,8 @@ _RESAVE_ADVICE = ('Nothing in it was executed. tgl_mm loads only tensors, plain 
 
 
 def _refusal(name: str, err: pickle.UnpicklingError, needed: list[str]) -> UnsafeCheckpointError:
+    # the static scan reads zip files only; for a legacy-format file take the unpickler's word
+    needed = needed or re.findall(r'unsupported GLOBAL ([\w.]+)', str(err))
     if needed:
         return UnsafeCheckpointError(
             f'Refusing to load checkpoint {name}: it needs {", ".join(needed)}, which tgl_mm does '
