@@ -99,6 +99,20 @@ def test_init_model_is_strict(toy, trained, tmp_path):
     init_model(config, str(work / 'iter_4.pth'))  # a fitting checkpoint loads
 
 
+def test_load_allow_missing_lets_a_start_lack_listed_parts(toy, trained, tmp_path):
+    config, work = trained
+    weights = load_checkpoint_file(work / 'iter_4.pth')['state_dict']
+    torch.save({'state_dict': {k: v for k, v in weights.items() if not k.startswith('fc2.')}},
+               tmp_path / 'no_fc2.pth')
+    train = _tool(toy, 'train')
+    args = [config, '--work-dir', str(tmp_path / 'ft'), '--cfg-options', 'train_cfg.max_iters=2',
+            'train_cfg.val_interval=100', f'load_from={tmp_path / "no_fc2.pth"}', *_unique()]
+    with pytest.raises(CheckpointMismatchError, match='2 missing: fc2.weight, fc2.bias'):
+        train.main(args)
+    train.main([*args, "load_allow_missing=['fc2.']"])
+    assert (tmp_path / 'ft' / 'iter_2.pth').is_file()
+
+
 def test_mismatch_lists_only_the_first_few():
     expected = {f'w{i}': torch.zeros(1) for i in range(20)}
     problems = state_dict_mismatches(expected, {})

@@ -23,18 +23,23 @@ class TGLRunner(Runner):
     ``load_from`` (``tools/test.py CHECKPOINT``, fine-tuning starts) and ``--resume`` stop with a
     :class:`~tgl_mm.utils.checkpoint.CheckpointMismatchError` listing the first missing,
     unexpected and wrongly shaped keys, unless the config sets ``load_strict = False``
-    (``--non-strict``), which loads the matching part with mmengine's warning. Resuming from a
+    (``--non-strict``), which loads the matching part with mmengine's warning.
+    ``load_allow_missing`` (config, key prefixes such as ``('tam.',)``) lets a ``load_from``
+    checkpoint lack those model parts (a start from a model without them); resuming is always
+    checked in full. Resuming from a
     file without training state (weights only) is a
     :class:`~tgl_mm.utils.checkpoint.CheckpointContentError`.
     """
 
     load_strict: bool = True
+    load_allow_missing: tuple[str, ...] = ()
     _resuming: bool = False
 
     @classmethod
     def from_cfg(cls, cfg: Config) -> TGLRunner:
         runner = super().from_cfg(cfg)
         runner.load_strict = bool(cfg.get('load_strict', True))
+        runner.load_allow_missing = tuple(cfg.get('load_allow_missing', ()))
         return runner
 
     def resume(self, filename: str, *args: Any, **kwargs: Any) -> None:
@@ -53,8 +58,10 @@ class TGLRunner(Runner):
             check_training_state(checkpoint, filename)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
+        allow_missing = () if self._resuming else self.load_allow_missing
         checkpoint = load_weights_into(model, checkpoint, filename,
-                                       strict=strict or self.load_strict, revise_keys=revise_keys)
+                                       strict=strict or self.load_strict, revise_keys=revise_keys,
+                                       allow_missing=allow_missing)
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint

@@ -38,7 +38,8 @@ RVOS_VIS_HOOK = 'RVOSVisualizationHook'
 
 
 #: top-level keys a config may set without having them (mmengine Runner arguments and tgl_mm's)
-EXTRA_TOP_LEVEL_KEYS = frozenset({'runner_type', 'load_strict', 'custom_imports'})
+EXTRA_TOP_LEVEL_KEYS = frozenset({'runner_type', 'load_strict', 'load_allow_missing',
+                                  'custom_imports'})
 #: how close a missing nested key must be to an existing sibling to count as a misspelling
 NEAR_MISS_CUTOFF = 0.85
 

@@ -371,10 +371,12 @@ def _examples(items: Sequence[str]) -> str:
     return shown + (', ...' if len(items) > MISMATCH_EXAMPLES else '')
 
 
-def state_dict_mismatches(expected: Mapping[str, Any], given: Mapping[str, Any]) -> list[str]:
+def state_dict_mismatches(expected: Mapping[str, Any], given: Mapping[str, Any],
+                          allow_missing: Sequence[str] = ()) -> list[str]:
     """Human-readable differences between a model's state dict and a checkpoint's (empty when
-    the checkpoint fits): missing keys, unexpected keys, shape mismatches, each with examples."""
-    missing = [k for k in expected if k not in given]
+    the checkpoint fits): missing keys (except those starting with an ``allow_missing`` prefix),
+    unexpected keys, shape mismatches, each with examples."""
+    missing = [k for k in expected if k not in given and not k.startswith(tuple(allow_missing))]
     unexpected = [k for k in given if k not in expected]
     shapes = [f'{k} (checkpoint {tuple(getattr(given[k], "shape", ()))}, model '
               f'{tuple(expected[k].shape)})' for k in expected
@@ -388,12 +390,14 @@ def state_dict_mismatches(expected: Mapping[str, Any], given: Mapping[str, Any])
 
 
 def check_checkpoint_fits(model: Any, checkpoint: Any, name: str,
-                          revise_keys: Sequence[tuple[str, str]] = DEFAULT_REVISE_KEYS) -> None:
+                          revise_keys: Sequence[tuple[str, str]] = DEFAULT_REVISE_KEYS,
+                          allow_missing: Sequence[str] = ()) -> None:
     """Raise :class:`CheckpointMismatchError` unless the checkpoint's weights match ``model``'s
-    state dict key for key and shape for shape."""
+    state dict key for key and shape for shape (model keys under an ``allow_missing`` prefix may
+    be absent: parts the checkpoint's model did not have, e.g. ``'tam.'``)."""
     expected = model.state_dict()
-    problems = state_dict_mismatches(expected, checkpoint_state_dict(checkpoint, name,
-                                                                     revise_keys))
+    problems = state_dict_mismatches(
+        expected, checkpoint_state_dict(checkpoint, name, revise_keys), allow_missing)
     if problems:
         raise CheckpointMismatchError(
             f'checkpoint {name} does not fit {type(model).__name__} ({len(expected)} tensors): '
@@ -414,12 +418,13 @@ def check_training_state(checkpoint: Any, name: str) -> None:
 
 
 def load_weights_into(model: Any, checkpoint: Any, name: str, strict: bool = True,
-                      revise_keys: Sequence[tuple[str, str]] = DEFAULT_REVISE_KEYS) -> Any:
+                      revise_keys: Sequence[tuple[str, str]] = DEFAULT_REVISE_KEYS,
+                      allow_missing: Sequence[str] = ()) -> Any:
     """Load a loaded checkpoint's weights into ``model`` (mmengine's loader), after
     :func:`check_checkpoint_fits` when ``strict``; non-strict loads keep mmengine's warning."""
     from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
     if strict:
-        check_checkpoint_fits(model, checkpoint, name, revise_keys)
+        check_checkpoint_fits(model, checkpoint, name, revise_keys, allow_missing)
     return _load_checkpoint_to_model(model, checkpoint, strict=False,
                                      revise_keys=list(revise_keys))
