@@ -71,6 +71,27 @@ def test_transforms_draw_from_the_sample_generator():
     assert sample_rng({}) is np.random.mtrand._rand
 
 
+def test_concat_dataset_passes_the_key_on():
+    from mmengine.dataset import BaseDataset
+    from mmengine.registry import DefaultScope
+
+    from tgl_mm.registry import DATASETS
+
+    class Probe(BaseDataset):
+        def load_data_list(self) -> list[dict]:
+            return [{}, {}, {}]
+
+        def __getitem__(self, index):
+            return index
+
+    with DefaultScope.overwrite_default_scope('tgl_mm'):
+        concat = DATASETS.build(dict(type='ConcatDataset', datasets=[Probe(), Probe()]))
+    assert type(concat).__module__ == 'tgl_mm.datasets.wrappers'
+    got = concat[SampleIndex(4, (0, 2, 4))]
+    assert int(got) == 1 and got.key == (0, 2, 4)
+    assert type(concat[4]) is int
+
+
 def test_rng_state_round_trip_is_weights_only_loadable():
     import io
 

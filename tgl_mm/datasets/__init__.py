@@ -22,9 +22,10 @@ from .transforms import (
     VideoRandomFlip,
     VideoResizePad,
 )
+from .wrappers import ConcatDataset
 
 __all__ = [
-    'BaseRVOSDataset', 'MeViSDataset', 'RefYouTubeVOSDataset', 'RefDAVIS17Dataset',
+    'BaseRVOSDataset', 'ConcatDataset', 'MeViSDataset', 'RefYouTubeVOSDataset', 'RefDAVIS17Dataset',
     'RefCOCODataset', 'RLEStore', 'DataFormatError', 'ExpressionMeta', 'VideoMeta',
     'ExpressionMoments', 'MomentFile', 'load_moments', 'validate_moments',
     'MomentAwareFrameSampler', 'RandomFrameSampler', 'AllFramesSampler', 'LoadVideoFrames',
