@@ -274,32 +274,38 @@ def load_mask_dict(path: str | os.PathLike) -> dict[str, list[dict | None]]:
     return parse_mask_dict(raw, source=str(path))
 
 
-def rle_run_lengths(counts: bytes | str) -> list[int]:
-    """The run lengths of COCO compressed RLE ``counts`` (pycocotools' ``rleFrString``).
+def rle_run_lengths(counts: bytes | str) -> np.ndarray:
+    """The run lengths (int64) of COCO compressed RLE ``counts`` (pycocotools' ``rleFrString``,
+    vectorised: each run is a little-endian group of 5-bit digits, sign-extended, and runs after
+    the second are stored as differences to the run two before).
 
     Raises:
         ValueError: a character outside the alphabet, or the string ends inside a number.
     """
-    data = counts.encode() if isinstance(counts, str) else bytes(counts)
-    runs: list[int] = []
-    pos = 0
-    while pos < len(data):
-        value, shift, more = 0, 0, True
-        while more:
-            if pos >= len(data):
-                raise ValueError('counts end in the middle of a run length')
-            c = data[pos] - 48
-            if not 0 <= c < 64:
-                raise ValueError(f'invalid character {chr(data[pos])!r} at position {pos}')
-            value |= (c & 0x1f) << shift
-            more = bool(c & 0x20)
-            pos += 1
-            shift += 5
-            if not more and c & 0x10:
-                value |= -1 << shift
-        if len(runs) > 2:
-            value += runs[-2]
-        runs.append(value)
+    data = np.frombuffer(counts.encode() if isinstance(counts, str) else bytes(counts),
+                         dtype=np.uint8).astype(np.int64) - 48
+    if data.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    bad = np.flatnonzero((data < 0) | (data >= 64))
+    if bad.size:
+        raise ValueError(f'invalid character {chr(int(data[bad[0]]) + 48)!r} at position '
+                         f'{int(bad[0])}')
+    ends = np.flatnonzero((data & 0x20) == 0)  # the last digit of each run
+    if ends.size == 0 or ends[-1] != data.size - 1:
+        raise ValueError('counts end in the middle of a run length')
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    digit = np.arange(data.size) - np.repeat(starts, ends - starts + 1)  # position in its run
+    if digit.max() > 11:
+        raise ValueError('a run length has too many digits')
+    values = np.add.reduceat((data & 0x1f) << (5 * digit), starts)
+    negative = (data[ends] & 0x10) != 0
+    values[negative] -= np.int64(1) << (5 * (digit[ends[negative]] + 1))
+    runs = values.copy()
+    for parity in (1, 0):  # runs[m] += runs[m - 2] for m > 2, along each parity
+        first = 3 if parity else 4
+        if runs.size > first:
+            runs[first - 2::2] = np.cumsum(values[first - 2::2])
+            runs[first - 2] = values[first - 2]
     return runs
 
 
@@ -308,11 +314,11 @@ def check_counts(size: Sequence[int], counts: bytes | str) -> None:
     (pycocotools would otherwise fill the rest of the mask with uninitialised memory)."""
     runs = rle_run_lengths(counts)
     h, w = int(size[0]), int(size[1])
-    if any(r < 0 for r in runs):
+    if (runs < 0).any():
         raise ValueError('negative run length')
-    if sum(runs) != h * w:
-        raise ValueError(f'run lengths sum to {sum(runs)}, not H x W = {h} x {w} = {h * w} '
-                         '(truncated or damaged counts)')
+    if int(runs.sum()) != h * w:
+        raise ValueError(f'run lengths sum to {int(runs.sum())}, not H x W = {h} x {w} = '
+                         f'{h * w} (truncated or damaged counts)')
 
 
 def decode_counts(size: Sequence[int], counts: bytes) -> np.ndarray:
