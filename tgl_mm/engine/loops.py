@@ -96,9 +96,11 @@ class IterBasedTrainLoop(MMIterBasedTrainLoop):
     def _fast_forward(self) -> None:
         """Position the data at iteration ``self._iter`` without loading the batches before it."""
         sampler = self.dataloader.batch_sampler.sampler
-        if not isinstance(sampler, KeyedSampler):
+        if not isinstance(sampler, KeyedSampler) or self.dataloader.batch_size is None:
+            # a custom batch sampler or an unkeyed sampler: mmengine's replay
             print_log(f'Advance dataloader {self._iter} steps to skip data that has already been '
-                      f'trained ({type(sampler).__name__} cannot be positioned)',
+                      f'trained ({type(sampler).__name__} with batch size '
+                      f'{self.dataloader.batch_size} cannot be positioned)',
                       logger='current', level=logging.WARNING)
             for _ in range(self._iter):
                 next(self.dataloader_iterator)
