@@ -187,3 +187,57 @@ def test_killed_training_resumes_bit_for_bit(tmp_path):
     a, b = _weights(tmp_path / 'full' / 'iter_24.pth'), _weights(work / 'iter_24.pth')
     assert a.keys() == b.keys()
     assert [k for k in a if not torch.equal(a[k], b[k])] == []
+
+
+# --- in process: dropout (torch's generator) and validations between checkpoints ----------------
+@pytest.fixture
+def dropout_toy(toy):
+    from mmengine.hooks import Hook
+
+    from tests.fixtures.toy.toy_components import ToyRegressor
+    from tgl_mm.registry import HOOKS, MODELS
+
+    @MODELS.register_module(force=True)
+    class ToyDropoutRegressor(ToyRegressor):
+        """The toy with dropout on its hidden layer: training draws from torch's generator."""
+
+        def forward(self, inputs, target=None, index=None, mode='tensor'):
+            if mode == 'loss':
+                inputs = torch.nn.functional.dropout(inputs, 0.5, training=True)
+            return super().forward(inputs, target, index, mode)
+
+    class Stop(Exception):
+        pass
+
+    @HOOKS.register_module(force=True)
+    class ToyStopAfterIterHook(Hook):
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+            if runner.iter + 1 == self.n:
+                raise Stop
+
+    toy.Stop = Stop
+    return toy
+
+
+@pytest.mark.parametrize('stop_after, resume_from', [(10, 8), (17, 16)])  # mid-epoch, boundary
+def test_resume_with_dropout_and_validation_is_exact(dropout_toy, tmp_path, stop_after,
+                                                     resume_from):
+    toy = dropout_toy
+    options = dict(model=dict(type='ToyDropoutRegressor'),
+                   train_cfg=dict(max_iters=24, val_interval=4),
+                   default_hooks=dict(checkpoint=dict(interval=4, max_keep_ckpts=10)))
+    full = toy.train(toy.cfg(tmp_path / 'full', **options))
+    stopped = toy.cfg(tmp_path / 'stopped', **options)
+    stopped.custom_hooks = [dict(type='ToyStopAfterIterHook', n=stop_after)]
+    with pytest.raises(toy.Stop):
+        toy.train(stopped)
+    from tgl_mm.engine import set_resume
+
+    again = toy.cfg(tmp_path / 'stopped', **options)
+    set_resume(again, str(tmp_path / 'stopped' / f'iter_{resume_from}.pth'))
+    resumed = toy.train(again)
+    a, b = toy.state(full), toy.state(resumed)
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
