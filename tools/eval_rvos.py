@@ -11,11 +11,13 @@ unreadable prediction stops the evaluation with an error naming the file. See do
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from tgl_mm.datasets.mevis_io import DataFormatError
 from tgl_mm.evaluation.offline import PredictionError, evaluate_predictions
 from tgl_mm.evaluation.report import write_report
+from tgl_mm.utils.cli import add_debug_flag, run_tool
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -33,7 +35,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--strict', action='store_true',
                         help='exit with status 3 if any video, expression or frame is missing')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
-    return parser.parse_args(argv)
+    add_debug_flag(parser)
+    args = parser.parse_args(argv)
+    if args.out and os.path.isdir(args.out):
+        parser.error(f'--out {args.out} is a directory; give the report JSON path, e.g. '
+                     f'{os.path.join(args.out, "rvos_report.json")}')
+    return args
 
 
 def _preview(names, limit: int = 10) -> str:
@@ -77,4 +84,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

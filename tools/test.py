@@ -3,10 +3,17 @@
 Distributed: ``bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [options]``.
 """
 import argparse
+import sys
 
-from mmengine.config import DictAction
-
-from tgl_mm.engine import apply_test_args, build_runner, launch_session, load_config
+from tgl_mm.engine import (
+    apply_test_args,
+    build_runner,
+    check_grounding_files,
+    launch_session,
+    load_config,
+    set_format_only_without_masks,
+)
+from tgl_mm.utils.cli import KeyValueAction, add_debug_flag, run_tool
 from tgl_mm.utils.dist import LAUNCHERS
 
 
@@ -18,7 +25,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         '(default: work_dir in the config, else work_dirs/<config stem>)')
     parser.add_argument('--out', metavar='DIR',
                         help='write predicted masks in the MeViS submission layout '
-                        '(DIR/<video>/<exp_id>/<frame>.png) through the RVOSMetric')
+                        '(DIR/<video>/<exp_id>/<frame>.png) through the RVOSMetric; required '
+                        'for a split without masks (MeViS valid), which is then not scored')
     parser.add_argument('--show-dir', metavar='DIR',
                         help='draw predictions into DIR (RVOSVisualizationHook)')
     parser.add_argument(
@@ -27,15 +35,20 @@ def parse_args(argv=None) -> argparse.Namespace:
         'moment_retrieval, keyframes, hybrid, tam, or another GROUNDINGS entry; default: the '
         "config's model.test_cfg.grounding")
     parser.add_argument(
-        '--grounding-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        '--grounding-options', nargs='+', action=KeyValueAction, metavar='KEY=VALUE',
         help='arguments of the grounding, e.g. pred_file=chrono.jsonl top_k=4')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        '--non-strict', action='store_true',
+        help='load a checkpoint that does not fit the model (only the matching weights, with a '
+        'warning) instead of refusing it; see docs/checkpoints.md')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=KeyValueAction, metavar='KEY=VALUE',
         help='override config entries, e.g. test_dataloader.batch_size=1')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
                         help='job launcher (set by dist_test.sh / slurm_test.sh)')
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
                         help=argparse.SUPPRESS)
+    add_debug_flag(parser)
     return parser.parse_args(argv)
 
 
@@ -44,11 +57,13 @@ def main(argv=None) -> dict:
     cfg = load_config(args.config, args.cfg_options)
     apply_test_args(cfg, args.checkpoint, work_dir=args.work_dir, out=args.out,
                     show_dir=args.show_dir, launcher=args.launcher, grounding=args.grounding,
-                    grounding_options=args.grounding_options)
+                    grounding_options=args.grounding_options, non_strict=args.non_strict)
+    set_format_only_without_masks(cfg, args.out)
+    check_grounding_files(cfg)
     with launch_session(cfg):
         runner = build_runner(cfg)
         return runner.test()
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -3,10 +3,10 @@
 Distributed: ``bash tools/dist_train.sh CONFIG GPUS [options]`` (CPU: gloo, GPU: nccl).
 """
 import argparse
-
-from mmengine.config import DictAction
+import sys
 
 from tgl_mm.engine import apply_train_args, build_runner, launch_session, load_config
+from tgl_mm.utils.cli import KeyValueAction, add_debug_flag, run_tool
 from tgl_mm.utils.dist import LAUNCHERS
 
 
@@ -29,7 +29,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='deterministic algorithms (torch.use_deterministic_algorithms; '
                         'slower on GPUs)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        '--non-strict', action='store_true',
+        help='load a checkpoint that does not fit the model (only the matching weights, with a '
+        'warning) instead of refusing it; see docs/checkpoints.md')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=KeyValueAction, metavar='KEY=VALUE',
         help='override config entries, e.g. train_cfg.max_iters=10 '
         'optim_wrapper.optimizer.lr=1e-4 "model.frames=[0,1]"')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
@@ -37,6 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     # torch.distributed.launch passes --local-rank; torchrun uses LOCAL_RANK (read by tgl_mm)
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
                         help=argparse.SUPPRESS)
+    add_debug_flag(parser)
     return parser.parse_args(argv)
 
 
@@ -44,11 +49,12 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
     apply_train_args(cfg, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
-                     launcher=args.launcher, seed=args.seed, deterministic=args.deterministic)
+                     launcher=args.launcher, seed=args.seed, deterministic=args.deterministic,
+                     non_strict=args.non_strict)
     with launch_session(cfg):
         runner = build_runner(cfg)
         runner.train()
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

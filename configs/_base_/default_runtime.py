@@ -31,4 +31,6 @@ log_level = 'INFO'
 randomness = dict(seed=0, deterministic=False)
 
 load_from = None  # initialise from this checkpoint (weights only)
+# refuse a checkpoint that does not fit the model (`--non-strict` sets False: load what matches)
+load_strict = True
 resume = False  # `tools/train.py --resume [PATH]`

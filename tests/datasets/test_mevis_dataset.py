@@ -145,6 +145,7 @@ def _edit_json(path, fn):
     ('frame_missing', 'disagrees with the folder', ('v1', None)),
     ('frame_extra', 'not in the frame list', ('v1', None)),
     ('empty_text', 'empty expression text', ('v1', '0')),
+    ('no_object', 'refers to no object', ('v1', '0')),
 ])
 def test_bad_input_is_named_and_skippable(mevis_root, fx, monkeypatch, breakage, words, where):
     tr = mevis_root / 'train'
@@ -167,10 +168,9 @@ def test_bad_input_is_named_and_skippable(mevis_root, fx, monkeypatch, breakage,
     elif breakage == 'empty_text':
         _edit_json(tr / 'meta_expressions.json',
                    lambda d: d['videos']['v1']['expressions']['0'].update(exp=' '))
-    if breakage == 'empty_text':   # a malformed meta file is a file-level error: never skipped
-        with pytest.raises(DataFormatError, match=words):
-            _train(mevis_root, fx, skip_invalid=True)
-        return
+    elif breakage == 'no_object':
+        _edit_json(tr / 'meta_expressions.json', lambda d: d['videos']['v1']['expressions']['0']
+                   .update(obj_id=[], anno_id=[]))
     with pytest.raises(DataFormatError, match=words) as err:
         _train(mevis_root, fx)
     assert err.value.video == where[0] and err.value.expression == where[1]

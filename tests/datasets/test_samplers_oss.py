@@ -71,7 +71,7 @@ def test_sampler_argument_errors():
     with pytest.raises(ValueError, match='mplus_ratio'):
         MomentAwareFrameSampler(mplus_ratio=0)
     with pytest.raises(ValueError, match='at least one M\\+ frame'):
-        MomentAwareFrameSampler(num_frames=2).sample(np.zeros(5, bool))
+        MomentAwareFrameSampler(num_frames=2).sample(np.zeros(5, bool), np.random.default_rng(0))
 
 
 def test_random_and_all_frames():

@@ -13,6 +13,7 @@ from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
 from tgl_mm.registry import MODELS
 from tgl_mm.utils.checkpoint import (
+    CheckpointContentError,
     UnsafeCheckpointError,
     load_checkpoint_file,
     mmengine_safe_globals,
@@ -137,7 +138,7 @@ def test_missing_or_truncated_checkpoint_names_the_file(tmp_path):
     path = tmp_path / 'cut.pth'
     torch.save({'w': torch.zeros(100)}, path)
     path.write_bytes(path.read_bytes()[:300])
-    with pytest.raises(RuntimeError, match='cannot read checkpoint .*cut.pth'):
+    with pytest.raises(CheckpointContentError, match='cannot read checkpoint .*cut.pth.*truncated'):
         load_checkpoint_file(path)
 
 

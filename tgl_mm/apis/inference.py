@@ -18,12 +18,13 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint
 
 from tgl_mm.apis.streaming import segment_expressions
 from tgl_mm.apis.video_io import FrameSource, open_frames
 from tgl_mm.registry import MODELS, TRANSFORMS
 from tgl_mm.structures import VideoDataSample
+from tgl_mm.utils.checkpoint import load_weights_into
 
 
 @dataclass
@@ -46,7 +47,8 @@ class SegmentationResult:
 
 
 def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None,
-               device: str = 'cpu', cfg_options: dict | None = None) -> torch.nn.Module:
+               device: str = 'cpu', cfg_options: dict | None = None,
+               strict: bool = True) -> torch.nn.Module:
     """Build the model of a config and load a checkpoint (weights-only, see docs/checkpoints.md).
 
     Args:
@@ -55,6 +57,9 @@ def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None
             initialisation (e.g. official SAM2 weights named in the config).
         device: torch device.
         cfg_options: overrides merged into the config (as ``--cfg-options``).
+        strict: refuse a checkpoint that does not fit the model (missing, unexpected or wrongly
+            shaped weights: :class:`~tgl_mm.utils.checkpoint.CheckpointMismatchError`); False
+            loads the matching part with a warning.
 
     Returns:
         the model in eval mode, with the config as ``model.cfg``.
@@ -65,7 +70,8 @@ def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'tgl_mm')):
         model = MODELS.build(cfg.model)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu')
+        load_weights_into(model, _load_checkpoint(checkpoint, map_location='cpu'), checkpoint,
+                          strict=strict)
     else:
         model.init_weights()
     model.cfg = cfg
@@ -125,7 +131,8 @@ def segment_video(model: torch.nn.Module,
     Args:
         model: a model from :func:`init_model`.
         frames: a video file (mp4, avi, mov, webm, mkv), a folder of frame images (sorted by
-            name) or a sequence of RGB arrays.
+            name) or a sequence of uint8 RGB arrays ``(H, W, 3)`` (e.g. a ``(T, H, W, 3)``
+            uint8 array); other dtypes are a TypeError.
         text: the referring expression.
         grounding: how M+ is chosen: a ``GROUNDINGS`` name (``'none'``, ``'tam'``, ...) or
             config; default: ``'oracle'`` when ``mplus`` is given, else ``'none'``.

@@ -139,17 +139,35 @@ class FolderSource(FrameSource):
         return self.files[i].stem
 
     def _read(self) -> Iterator[np.ndarray]:
-        for path in self.files:
-            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise VideoInputError(f'cannot read frame {path} (corrupt or not an image)')
-            yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        from tgl_mm.datasets.transforms.loading import read_rgb
+
+        for path in self.files:     # checked reader: truncated or empty images are errors
+            yield read_rgb(str(path), dict(frame=path.stem))
+
+
+def check_frame_array(frame: object, index: int) -> np.ndarray:
+    """A caller's frame as uint8 ``(H, W, 3)``; anything else is a ``TypeError``/``ValueError``
+    naming the frame (no silent conversion: float frames in [0, 1] would become black, wider
+    integers would wrap)."""
+    if not isinstance(frame, np.ndarray):
+        raise TypeError(f'frame {index}: expected a numpy array, got {type(frame).__name__}')
+    if frame.dtype != np.uint8:
+        hint = (' (floats in [0, 1]: (frame * 255).round().astype(np.uint8))'
+                if frame.dtype.kind == 'f' else '')
+        raise TypeError(f'frame {index}: frames must be uint8 RGB in [0, 255], got dtype '
+                        f'{frame.dtype}{hint}')
+    if frame.ndim != 3 or frame.shape[2] != 3 or 0 in frame.shape:
+        raise ValueError(f'frame {index}: expected a non-empty (H, W, 3) RGB array, got shape '
+                         f'{frame.shape}')
+    return frame
 
 
 class ArraySource(FrameSource):
     """In-memory RGB frames (a sequence of (H, W, 3) arrays)."""
 
     def __init__(self, frames: Sequence[np.ndarray], fps: float = DEFAULT_FPS) -> None:
+        for i, frame in enumerate(frames):     # dtype/shape only: fails before any model work
+            check_frame_array(frame, i)
         self.frames = frames
         self.name = 'arrays'
         self.fps = fps

@@ -22,11 +22,12 @@ from .transforms import (
     VideoRandomFlip,
     VideoResizePad,
 )
+from .wrappers import ConcatDataset
 
 __all__ = [
-    'BaseRVOSDataset', 'MeViSDataset', 'MeViSObjectTracks', 'RefYouTubeVOSDataset',
-    'RefDAVIS17Dataset', 'RefCOCODataset', 'RLEStore', 'DataFormatError', 'ExpressionMeta',
-    'VideoMeta',
+    'BaseRVOSDataset', 'ConcatDataset', 'MeViSDataset', 'MeViSObjectTracks',
+    'RefYouTubeVOSDataset', 'RefDAVIS17Dataset', 'RefCOCODataset', 'RLEStore', 'DataFormatError',
+    'ExpressionMeta', 'VideoMeta',
     'ExpressionMoments', 'MomentFile', 'load_moments', 'validate_moments',
     'MomentAwareFrameSampler', 'RandomFrameSampler', 'AllFramesSampler', 'LoadVideoFrames',
     'LoadExpressionMasks', 'ObjectSelectiveSupervision', 'VideoResizePad', 'VideoRandomFlip',

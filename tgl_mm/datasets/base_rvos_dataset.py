@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
@@ -18,6 +19,7 @@ from .moments import (
     load_moments,
     validate_expression_moments,
 )
+from .sample_rng import RNG_KEY, SampleIndex
 from .sentence_swap import apply_sentence_swap
 
 MISSING_MOMENT_POLICIES = ('drop', 'error')
@@ -117,6 +119,13 @@ class BaseRVOSDataset(BaseDataset):
         """Extra per-sample fields (carried into the metainfo by ``PackVideoInputs``)."""
         return {}
 
+    @classmethod
+    def split_has_masks(cls, data_root: str, split: str) -> bool | None:
+        """Whether ``split`` under ``data_root`` has ground-truth masks, read cheaply from the
+        layout (no annotation parsing): ``None`` when it cannot tell (e.g. no such folder; the
+        dataset then reports the problem when built). Default: ``True``."""
+        return True
+
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def _under_root(root: str, path: str) -> str:
@@ -132,6 +141,12 @@ class BaseRVOSDataset(BaseDataset):
         self.num_skipped_at_load += count
         print_log(f'[{self.dataset_name}/{self.split}] skipping invalid {what}: {err}',
                   logger='current', level=logging.WARNING)
+
+    def skip_invalid_expression(self, err: DataFormatError) -> None:
+        """``on_invalid`` of the annotation readers: skip (and count) an invalid expression
+        with ``skip_invalid``, else raise ``err``."""
+        self._handle_invalid(err, 'expression')
+        self._skipped_expressions.add((str(err.video), str(err.expression)))
 
     def check_frame_folder(self, video: VideoMeta, frame_dir: str) -> None:
         """The folder must hold exactly the listed frames (``<frame><FRAME_EXT>``)."""
@@ -165,11 +180,12 @@ class BaseRVOSDataset(BaseDataset):
 
     # ------------------------------------------------------------------ BaseDataset API
     def load_data_list(self) -> list[dict]:
+        self._skipped_expressions: set[tuple[str, str]] = set()
         videos = self.load_videos()
         moment_file = None
         if self.moment_file is not None:
             moment_file = load_moments(self.moment_file)
-            check_moment_ids(moment_file, videos)
+            check_moment_ids(moment_file, videos, skipped=self._skipped_expressions)
         elif self.WARN_WITHOUT_MOMENTS:
             print_log(f'[{self.dataset_name}/{self.split}] no moment file: every frame is in M+ '
                       '(moment-aware sampling = random sampling; OSS keeps every object)',
@@ -244,8 +260,14 @@ class BaseRVOSDataset(BaseDataset):
         return swapped
 
     def prepare_data(self, idx: int) -> Any:
+        """Run the pipeline on sample ``idx``; a :class:`~tgl_mm.datasets.sample_rng.SampleIndex`
+        gives the sample its own generator (``results['rng']``), so its augmentation depends on
+        its key only."""
         info = self.get_data_info(idx)
         info['mask_store'] = self.mask_store
+        self._last_key = getattr(idx, 'key', None)
+        if self._last_key is not None:
+            info[RNG_KEY] = np.random.default_rng(self._last_key)
         if self.test_mode or not self.skip_invalid:
             return self.pipeline(info)
         try:
@@ -256,6 +278,15 @@ class BaseRVOSDataset(BaseDataset):
                       f'{info["video_id"]}/{info["exp_id"]} ({self.num_skipped_at_fetch} skipped '
                       f'in this process): {e}', logger='current', level=logging.WARNING)
             return None
+
+    def _rand_another(self) -> int:
+        """The sample fetched instead of an invalid one: drawn from the invalid sample's key
+        when it had one (so skipping stays reproducible), else from numpy's global generator."""
+        key = getattr(self, '_last_key', None)
+        if key is None:
+            return super()._rand_another()
+        index = int(np.random.default_rng((*key, len(self))).integers(len(self)))
+        return SampleIndex(index, (*key, index))
 
     def __repr__(self) -> str:
         n = len(self) if self._fully_initialized else 'not loaded'

@@ -56,6 +56,14 @@ class MeViSDataset(BaseRVOSDataset):
         # the evaluator's dataset_meta: RVOSMetric reports J&F per family when the file exists
         self._metainfo['families_file'] = families if os.path.isfile(families) else None
 
+    @classmethod
+    def split_has_masks(cls, data_root: str, split: str) -> bool | None:
+        """``mask_dict.json`` in the split folder (MeViS ``valid`` has none)."""
+        split_dir = os.path.join(data_root, split)
+        if not os.path.isdir(split_dir):
+            return None
+        return os.path.isfile(os.path.join(split_dir, 'mask_dict.json'))
+
     @property
     def split_dir(self) -> str:
         return os.path.join(self.data_root, self.split)
@@ -74,7 +82,8 @@ class MeViSDataset(BaseRVOSDataset):
             print_log(f'[mevis/{self.split}] no mask_dict.json: samples carry no gt_masks',
                       logger='current', level=logging.INFO)
         videos = load_meta_expressions(os.path.join(split_dir, 'meta_expressions.json'),
-                                       require_ids=self.has_masks)
+                                       require_ids=self.has_masks,
+                                       on_invalid=self.skip_invalid_expression)
         self.mask_file = mask_path
         self._mask_dict = load_mask_dict(mask_path) if self.has_masks else {}
         self._anno_rows: dict[str, int] = {}

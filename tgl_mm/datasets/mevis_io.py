@@ -19,7 +19,7 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,9 +148,39 @@ def _id_list(value: Any, *, cast: type, ctx: dict, field: str) -> tuple:
     return tuple(out)
 
 
+def _parse_expression(exp_id: str, einfo: Any, ctx: dict, *, require_ids: bool,
+                      normalize_text: bool) -> ExpressionMeta:
+    """One expression entry of ``meta_expressions.json`` (see :func:`parse_meta_expressions`)."""
+    if not isinstance(einfo, dict):
+        raise DataFormatError('expression entry must be an object', **ctx)
+    text = einfo.get('exp')
+    if not isinstance(text, str):
+        raise DataFormatError('missing expression text', field='exp', **ctx)
+    if normalize_text:
+        text = normalize_expression(text)
+    if not text.strip():
+        raise DataFormatError('empty expression text', field='exp', **ctx)
+    has_obj, has_anno = 'obj_id' in einfo, 'anno_id' in einfo
+    if require_ids and not (has_obj and has_anno):
+        missing = 'obj_id' if not has_obj else 'anno_id'
+        raise DataFormatError('missing (the split is expected to have masks)',
+                              field=missing, **ctx)
+    obj_ids = _id_list(einfo['obj_id'], cast=int, ctx=ctx, field='obj_id') if has_obj else ()
+    anno_ids = _id_list(einfo['anno_id'], cast=str, ctx=ctx, field='anno_id') \
+        if has_anno else ()
+    if has_obj and has_anno and len(obj_ids) != len(anno_ids):
+        raise DataFormatError(
+            f'{len(obj_ids)} obj_id but {len(anno_ids)} anno_id (must be aligned)',
+            field='anno_id', **ctx)
+    if require_ids and not anno_ids:
+        raise DataFormatError('the expression refers to no object', field='anno_id', **ctx)
+    return ExpressionMeta(exp_id, text, obj_ids, anno_ids)
+
+
 def parse_meta_expressions(raw: Any, *, source: str = 'meta_expressions.json',
-                           require_ids: bool = True,
-                           normalize_text: bool = True) -> dict[str, VideoMeta]:
+                           require_ids: bool = True, normalize_text: bool = True,
+                           on_invalid: Callable[[DataFormatError], None] | None = None
+                           ) -> dict[str, VideoMeta]:
     """Validate a loaded ``meta_expressions.json`` and return ``{video_id: VideoMeta}``.
 
     Args:
@@ -159,6 +189,9 @@ def parse_meta_expressions(raw: Any, *, source: str = 'meta_expressions.json',
         require_ids: every expression must carry ``obj_id`` and ``anno_id`` (False for splits
             without masks, e.g. MeViS ``valid``; ids present there are still validated).
         normalize_text: lower-case and whitespace-normalise the expression text.
+        on_invalid: called with the error of an invalid *expression* (empty text, no object,
+            bad ids, ...), which is then left out; ``None`` raises it. Video-level problems
+            always raise.
 
     Raises:
         DataFormatError: naming file, video, expression and field for: missing keys, wrong types,
@@ -185,42 +218,26 @@ def parse_meta_expressions(raw: Any, *, source: str = 'meta_expressions.json',
             raise DataFormatError('missing expressions object', field='expressions', **ctx_v)
         expressions: dict[str, ExpressionMeta] = {}
         for exp_id, einfo in exps.items():
-            ctx = dict(file=source, video=vid, expression=exp_id)
-            if not isinstance(einfo, dict):
-                raise DataFormatError('expression entry must be an object', **ctx)
-            text = einfo.get('exp')
-            if not isinstance(text, str):
-                raise DataFormatError('missing expression text', field='exp', **ctx)
-            if normalize_text:
-                text = normalize_expression(text)
-            if not text.strip():
-                raise DataFormatError('empty expression text', field='exp', **ctx)
-            has_obj, has_anno = 'obj_id' in einfo, 'anno_id' in einfo
-            if require_ids and not (has_obj and has_anno):
-                missing = 'obj_id' if not has_obj else 'anno_id'
-                raise DataFormatError('missing (the split is expected to have masks)',
-                                      field=missing, **ctx)
-            obj_ids = _id_list(einfo['obj_id'], cast=int, ctx=ctx, field='obj_id') \
-                if has_obj else ()
-            anno_ids = _id_list(einfo['anno_id'], cast=str, ctx=ctx, field='anno_id') \
-                if has_anno else ()
-            if has_obj and has_anno and len(obj_ids) != len(anno_ids):
-                raise DataFormatError(
-                    f'{len(obj_ids)} obj_id but {len(anno_ids)} anno_id (must be aligned)',
-                    field='anno_id', **ctx)
-            if require_ids and not anno_ids:
-                raise DataFormatError('the expression refers to no object', field='anno_id', **ctx)
-            expressions[exp_id] = ExpressionMeta(exp_id, text, obj_ids, anno_ids)
+            try:
+                expressions[exp_id] = _parse_expression(
+                    exp_id, einfo, dict(file=source, video=vid, expression=exp_id),
+                    require_ids=require_ids, normalize_text=normalize_text)
+            except DataFormatError as e:
+                if on_invalid is None:
+                    raise
+                on_invalid(e)
         videos[vid] = VideoMeta(vid, tuple(frames), expressions)
     return videos
 
 
 def load_meta_expressions(path: str | os.PathLike, *, require_ids: bool = True,
-                          normalize_text: bool = True) -> dict[str, VideoMeta]:
+                          normalize_text: bool = True,
+                          on_invalid: Callable[[DataFormatError], None] | None = None
+                          ) -> dict[str, VideoMeta]:
     """Load and validate ``meta_expressions.json``; see :func:`parse_meta_expressions`."""
     raw = load_json(path, what='meta_expressions.json')
     return parse_meta_expressions(raw, source=str(path), require_ids=require_ids,
-                                  normalize_text=normalize_text)
+                                  normalize_text=normalize_text, on_invalid=on_invalid)
 
 
 def _check_rle(rle: Any, ctx: dict) -> None:
@@ -257,12 +274,61 @@ def load_mask_dict(path: str | os.PathLike) -> dict[str, list[dict | None]]:
     return parse_mask_dict(raw, source=str(path))
 
 
+def rle_run_lengths(counts: bytes | str) -> np.ndarray:
+    """The run lengths (int64) of COCO compressed RLE ``counts`` (pycocotools' ``rleFrString``,
+    vectorised: each run is a little-endian group of 5-bit digits, sign-extended, and runs after
+    the second are stored as differences to the run two before).
+
+    Raises:
+        ValueError: a character outside the alphabet, or the string ends inside a number.
+    """
+    data = np.frombuffer(counts.encode() if isinstance(counts, str) else bytes(counts),
+                         dtype=np.uint8).astype(np.int64) - 48
+    if data.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    bad = np.flatnonzero((data < 0) | (data >= 64))
+    if bad.size:
+        raise ValueError(f'invalid character {chr(int(data[bad[0]]) + 48)!r} at position '
+                         f'{int(bad[0])}')
+    ends = np.flatnonzero((data & 0x20) == 0)  # the last digit of each run
+    if ends.size == 0 or ends[-1] != data.size - 1:
+        raise ValueError('counts end in the middle of a run length')
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    digit = np.arange(data.size) - np.repeat(starts, ends - starts + 1)  # position in its run
+    if digit.max() > 11:
+        raise ValueError('a run length has too many digits')
+    values = np.add.reduceat((data & 0x1f) << (5 * digit), starts)
+    negative = (data[ends] & 0x10) != 0
+    values[negative] -= np.int64(1) << (5 * (digit[ends[negative]] + 1))
+    runs = values.copy()
+    for parity in (1, 0):  # runs[m] += runs[m - 2] for m > 2, along each parity
+        first = 3 if parity else 4
+        if runs.size > first:
+            runs[first - 2::2] = np.cumsum(values[first - 2::2])
+            runs[first - 2] = values[first - 2]
+    return runs
+
+
+def check_counts(size: Sequence[int], counts: bytes | str) -> None:
+    """Raise ``ValueError`` unless ``counts`` decode to non-negative runs summing to H x W
+    (pycocotools would otherwise fill the rest of the mask with uninitialised memory)."""
+    runs = rle_run_lengths(counts)
+    h, w = int(size[0]), int(size[1])
+    if (runs < 0).any():
+        raise ValueError('negative run length')
+    if int(runs.sum()) != h * w:
+        raise ValueError(f'run lengths sum to {int(runs.sum())}, not H x W = {h} x {w} = '
+                         f'{h * w} (truncated or damaged counts)')
+
+
 def decode_counts(size: Sequence[int], counts: bytes) -> np.ndarray:
-    """pycocotools decode of compressed ``counts`` to uint8 ``(H, W)`` (Fortran order).
+    """pycocotools decode of compressed ``counts`` to uint8 ``(H, W)`` (Fortran order), after
+    :func:`check_counts`.
 
     pycocotools 2.0.x under numpy 2 emits a DeprecationWarning on every decode (its RLE
     ``__array__`` lacks ``copy``); it is harmless and would flood logs, so it is silenced here.
     """
+    check_counts(size, counts)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', DeprecationWarning)
         return mask_utils.decode({'size': [int(size[0]), int(size[1])], 'counts': counts})

@@ -19,7 +19,7 @@ output (:class:`ExpressionMoments` per video and expression).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,9 +200,11 @@ def validate_expression_moments(moments: ExpressionMoments, video: VideoMeta, ex
                               field='objects' if moments.objects is not None else 'video', **ctx)
 
 
-def check_moment_ids(moment_file: MomentFile, videos: Mapping[str, VideoMeta]) -> None:
+def check_moment_ids(moment_file: MomentFile, videos: Mapping[str, VideoMeta],
+                     skipped: Collection[tuple[str, str]] = ()) -> None:
     """File-level checks: every video and expression of the moment file exists in the split,
-    and declared ``num_frames`` match the videos."""
+    and declared ``num_frames`` match the videos. ``skipped``: ``(video_id, exp_id)`` pairs
+    left out of the split as invalid (``skip_invalid``), whose moments are not an error."""
     src = moment_file.source
     for vid, exps in moment_file.moments.items():
         if vid not in videos:
@@ -214,7 +216,7 @@ def check_moment_ids(moment_file: MomentFile, videos: Mapping[str, VideoMeta]) -
                                   f'{len(videos[vid].frames)} frames', file=src, video=vid,
                                   field='num_frames')
         for exp_id in exps:
-            if exp_id not in videos[vid].expressions:
+            if exp_id not in videos[vid].expressions and (vid, exp_id) not in skipped:
                 raise DataFormatError("expression not in the split's meta_expressions.json",
                                       file=src, video=vid, expression=exp_id)
 

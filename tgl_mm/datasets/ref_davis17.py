@@ -43,8 +43,12 @@ class RefDAVIS17Dataset(RefYouTubeVOSDataset):
         super().__init__(data_root=data_root, split=split, pipeline=pipeline,
                          moment_file=moment_file, **kwargs)
 
-    def masks_available(self) -> bool:
-        return os.path.isdir(self.ann_root)
+    @classmethod
+    def split_has_masks(cls, data_root: str, split: str) -> bool | None:
+        """Both Ref-DAVIS17 splits have palette ``Annotations``."""
+        if not os.path.isdir(os.path.join(data_root, split)):
+            return None
+        return os.path.isdir(os.path.join(data_root, split, 'Annotations'))
 
     @staticmethod
     def expression_set(video: VideoMeta, exp: ExpressionMeta) -> int:

@@ -51,7 +51,8 @@ class RefYouTubeVOSDataset(BaseRVOSDataset):
 
     def load_videos(self) -> dict[str, VideoMeta]:
         meta_file = self.meta_file(self.split)
-        videos = load_meta_expressions(meta_file, require_ids=False)
+        videos = load_meta_expressions(meta_file, require_ids=False,
+                                       on_invalid=self.skip_invalid_expression)
         if self.split == 'valid' and self.EXCLUDE_TEST_FROM_VALID:
             test_file = self.meta_file('test')
             test = load_json(test_file, what='test meta_expressions.json (needed to separate '
@@ -73,9 +74,15 @@ class RefYouTubeVOSDataset(BaseRVOSDataset):
         return videos
 
     def masks_available(self) -> bool:
+        return bool(self.split_has_masks(self.data_root, self.split))
+
+    @classmethod
+    def split_has_masks(cls, data_root: str, split: str) -> bool | None:
         """Ref-YouTube-VOS publishes referring masks for ``train`` only (YouTube-VOS's valid
         ``Annotations`` hold first-frame VOS masks, not the referred objects)."""
-        return self.split == 'train' and os.path.isdir(self.ann_root)
+        if not os.path.isdir(os.path.join(data_root, split)):
+            return None
+        return split == 'train' and os.path.isdir(os.path.join(data_root, split, 'Annotations'))
 
     def frame_dir(self, video: VideoMeta) -> str:
         return os.path.join(self.data_root, self.split, 'JPEGImages', video.video_id)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import difflib
+import inspect
 import os.path as osp
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,22 +22,78 @@ from mmengine.runner import Runner
 
 from tgl_mm.utils.dist import destroy_process_group, init_cpu_process_group, is_cpu_only
 
+from .runner import TGLRunner
+
 __all__ = [
-    'apply_test_args', 'apply_train_args', 'build_runner', 'default_work_dir', 'enable_amp',
+    'apply_test_args', 'apply_train_args', 'build_runner', 'check_cfg_option_keys',
+    'check_grounding_files',
+    'set_format_only_without_masks',
+    'default_work_dir', 'enable_amp',
     'enable_visualization', 'launch_session', 'load_config', 'set_launcher', 'set_prediction_dir',
-    'set_randomness', 'set_resume', 'set_work_dir', 'set_grounding', 'use_cpu_ddp',
+    'set_non_strict', 'set_randomness', 'set_resume', 'set_work_dir', 'set_grounding',
+    'use_cpu_ddp',
 ]
 
 RVOS_METRIC = 'RVOSMetric'
 RVOS_VIS_HOOK = 'RVOSVisualizationHook'
 
 
+#: top-level keys a config may set without having them (mmengine Runner arguments and tgl_mm's)
+EXTRA_TOP_LEVEL_KEYS = frozenset({'runner_type', 'load_strict', 'load_allow_missing',
+                                  'custom_imports'})
+#: how close a missing nested key must be to an existing sibling to count as a misspelling
+NEAR_MISS_CUTOFF = 0.85
+
+
+def _known_top_level_keys(cfg: Config) -> set[str]:
+    params = inspect.signature(Runner.__init__).parameters
+    return set(cfg.keys()) | {p for p in params if p != 'self'} | EXTRA_TOP_LEVEL_KEYS
+
+
+def _misspelling(key: str, options: list[str], cutoff: float) -> str | None:
+    close = difflib.get_close_matches(key, options, n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def check_cfg_option_keys(cfg: Config, cfg_options: dict) -> None:
+    """Refuse ``--cfg-options`` keys that look misspelled (mmengine would add them silently).
+
+    A top-level key must be in the config or be a Runner argument (``randomness``,
+    ``experiment_name``, ...); below it, a key the config lacks is an error when it is a near miss
+    of an existing sibling (e.g. ``batch_sise`` next to ``batch_size``). The error suggests the
+    nearest existing key. New nested keys that resemble nothing (new arguments) are accepted.
+    """
+    known = _known_top_level_keys(cfg)
+    for full_key in cfg_options:
+        parts = str(full_key).split('.')
+        if parts[0] not in known:
+            near = _misspelling(parts[0], sorted(known), 0.6)
+            hint = f' (did you mean {near!r}?)' if near else ''
+            raise ValueError(f'--cfg-options {full_key}: {cfg.filename} has no top-level key '
+                             f'{parts[0]!r}{hint}')
+        node: Any = cfg.get(parts[0])
+        for depth, part in enumerate(parts[1:], start=1):
+            if not isinstance(node, dict):
+                break
+            if part not in node:
+                siblings = [k for k in node if isinstance(k, str)]
+                near = _misspelling(part, siblings, NEAR_MISS_CUTOFF)
+                if near is not None:
+                    path = '.'.join(parts[:depth])
+                    raise ValueError(f'--cfg-options {full_key}: {path} has no key {part!r} '
+                                     f'(did you mean {".".join([*parts[:depth], near])!r}?)')
+                break
+            node = node[part]
+
+
 def load_config(path: str | Path, cfg_options: dict | None = None) -> Config:
-    """Read a config file and merge ``--cfg-options`` into it."""
+    """Read a config file and merge ``--cfg-options`` into it (keys checked first:
+    :func:`check_cfg_option_keys`)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')
     cfg = Config.fromfile(str(path))
     if cfg_options:
+        check_cfg_option_keys(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     return cfg
 
@@ -181,11 +239,76 @@ def set_randomness(cfg: Config, seed: int | None = None, deterministic: bool = F
     cfg.randomness = randomness
 
 
+def _file_grounding_cfgs(grounding: Any) -> Iterator[dict]:
+    """Every (nested) grounding config naming a ``pred_file``."""
+    if isinstance(grounding, dict):
+        if 'pred_file' in grounding:
+            yield grounding
+        for value in grounding.values():
+            yield from _file_grounding_cfgs(value)
+
+
+def check_grounding_files(cfg: Config) -> None:
+    """Load and validate every prediction file of ``model.test_cfg.grounding`` now, so a bad
+    file stops ``tools/test.py`` before the model is built (the errors name file, line, query)."""
+    from mmengine.registry import DefaultScope
+
+    from tgl_mm.registry import GROUNDINGS
+
+    test_cfg = (cfg.get('model') or {}).get('test_cfg') or {}
+    for sub in _file_grounding_cfgs(test_cfg.get('grounding')):
+        with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'tgl_mm')):
+            GROUNDINGS.build(copy.deepcopy(sub))
+
+
+def _dataset_has_masks(dataset_cfg: Any) -> bool | None:
+    """``split_has_masks`` of a dataset config's class (``None``: cannot tell)."""
+    from mmengine.registry import DefaultScope
+
+    from tgl_mm.registry import DATASETS
+
+    if not isinstance(dataset_cfg, dict) or not isinstance(dataset_cfg.get('type'), str):
+        return None
+    with DefaultScope.overwrite_default_scope('tgl_mm'):
+        cls = DATASETS.get(dataset_cfg['type'])
+    probe = getattr(cls, 'split_has_masks', None)
+    if probe is None or 'data_root' not in dataset_cfg or 'split' not in dataset_cfg:
+        return None
+    return probe(str(dataset_cfg['data_root']), str(dataset_cfg['split']))
+
+
+def set_format_only_without_masks(cfg: Config, out: str | None) -> None:
+    """A test split without masks (MeViS ``valid``) cannot be scored: with ``--out`` its
+    ``RVOSMetric`` s write the predictions only (``format_only``); without ``--out`` this raises
+    (before the model is built) saying what to do."""
+    dataset = (cfg.get('test_dataloader') or {}).get('dataset')
+    if _dataset_has_masks(dataset) is not False:
+        return
+    where = f'split {dataset["split"]!r} of {dataset["data_root"]}'
+    if out is None:
+        raise ValueError(f'the test {where} has no masks to score against: add --out DIR to write '
+                         'the predictions (MeViS submission layout) for the evaluation server or '
+                         'tools/eval_rvos.py')
+    for metric in _metric_cfgs(cfg.get('test_evaluator')):
+        if _is_rvos_metric(metric.get('type')):
+            metric['format_only'] = True
+    print_log(f'the test {where} has no masks: predictions are written to {out}, not scored',
+              logger='current')
+
+
+def set_non_strict(cfg: Config, non_strict: bool) -> None:
+    """``--non-strict``: load a checkpoint that does not fit the model (the matching part, with
+    mmengine's warning) instead of refusing it (``load_strict`` of :class:`TGLRunner`)."""
+    if non_strict:
+        cfg.load_strict = False
+
+
 def apply_train_args(cfg: Config, *, work_dir: str | None = None, resume: str | None = None,
                      amp: bool = False, launcher: str = 'none', seed: int | None = None,
-                     deterministic: bool = False) -> Config:
+                     deterministic: bool = False, non_strict: bool = False) -> Config:
     """Apply ``tools/train.py``'s flags to ``cfg`` (in place; returned for chaining)."""
     set_work_dir(cfg, work_dir)
+    set_non_strict(cfg, non_strict)
     set_launcher(cfg, launcher)
     set_resume(cfg, resume)
     set_randomness(cfg, seed, deterministic)
@@ -197,9 +320,10 @@ def apply_train_args(cfg: Config, *, work_dir: str | None = None, resume: str | 
 def apply_test_args(cfg: Config, checkpoint: str, *, work_dir: str | None = None,
                     out: str | None = None, show_dir: str | None = None,
                     launcher: str = 'none', grounding: str | None = None,
-                    grounding_options: dict | None = None) -> Config:
+                    grounding_options: dict | None = None, non_strict: bool = False) -> Config:
     """Apply ``tools/test.py``'s flags to ``cfg`` (in place; returned for chaining)."""
     set_work_dir(cfg, work_dir)
+    set_non_strict(cfg, non_strict)
     if grounding is not None:
         set_grounding(cfg, grounding, grounding_options)
     set_launcher(cfg, launcher)
@@ -213,7 +337,8 @@ def apply_test_args(cfg: Config, checkpoint: str, *, work_dir: str | None = None
 
 
 def build_runner(cfg: Config) -> Runner:
-    """Build the config's runner (``runner_type`` if set, else mmengine's ``Runner``).
+    """Build the config's runner (``runner_type`` if set, else :class:`TGLRunner`: mmengine's
+    ``Runner`` with strict checkpoint loading).
 
     The config's ``default_scope`` is made current first, so parts a runner builds before it
     sets its own scope (``FlexibleRunner``'s strategy) resolve in tgl_mm's registries too.
@@ -224,7 +349,7 @@ def build_runner(cfg: Config) -> Runner:
         init_default_scope(cfg.default_scope)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    return TGLRunner.from_cfg(cfg)
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -158,22 +159,25 @@ def write_report(json_path: str | os.PathLike, records: Sequence[dict], summary:
         report.update(extra)
     report['per_video'] = videos
     report['per_expression'] = list(records)
-    atomic_dump_json(_jsonable(report), paths['json'], indent=1)
+    atomic_dump_json(_jsonable(report), paths['json'], indent=1, allow_nan=False)
     atomic_write_text(paths['expressions_csv'], records_to_csv(records, CSV_FIELDS))
     atomic_write_text(paths['videos_csv'], records_to_csv(
         videos, ('video_id', 'num_expressions', 'J', 'F', 'J&F')))
     return paths
 
 
-def _jsonable(obj):
+def _jsonable(obj: object) -> object:
+    """``obj`` with numpy values as Python ones and non-finite floats as ``None``."""
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return obj.tolist()
+        return _jsonable(obj.tolist())
     if isinstance(obj, np.generic):
-        return obj.item()
+        return _jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None  # JSON has no NaN/Infinity: a missing value
     return obj
 
 

@@ -23,8 +23,9 @@ import importlib.util
 import io
 import os
 import pickle
+import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,9 @@ from mmengine.fileio import LocalBackend, register_backend
 from .fileio import atomic_path
 
 __all__ = [
-    'ATOMIC_BACKEND', 'AtomicLocalBackend', 'UnsafeCheckpointError', 'install_safe_loaders',
+    'ATOMIC_BACKEND', 'AtomicLocalBackend', 'CheckpointContentError', 'CheckpointMismatchError',
+    'UnsafeCheckpointError', 'check_checkpoint_fits', 'check_training_state',
+    'checkpoint_state_dict', 'install_safe_loaders', 'load_weights_into', 'state_dict_mismatches',
     'load_checkpoint_bytes', 'load_checkpoint_file', 'mmengine_safe_globals',
     'restricted_getattr', 'safe_checkpoint_globals', 'unsafe_globals',
 ]
@@ -53,6 +56,15 @@ _extra_attributes: contextvars.ContextVar[frozenset] = contextvars.ContextVar(
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint holds objects outside tgl_mm's weights-only allow-list; nothing was run."""
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint's weights do not fit the model (missing/unexpected keys, wrong shapes)."""
+
+
+class CheckpointContentError(ValueError):
+    """A checkpoint file is not what the operation needs: not a ``torch.save`` file, truncated,
+    without a state dict, or (for resuming) without training state."""
 
 
 def restricted_getattr(obj: Any, name: str) -> Any:
@@ -139,22 +151,53 @@ def unsafe_globals(file: str | os.PathLike | io.IOBase, extra: list | tuple = ()
         return torch.serialization.get_unsafe_globals_in_checkpoint(file)
 
 
+#: what re-saving a checkpoint safely looks like (never a full unpickling)
+_RESAVE_ADVICE = ('Nothing in it was executed. tgl_mm loads only tensors, plain containers and '
+                  'an allow-list of classes (docs/checkpoints.md); re-save the weights where the '
+                  'file was made, as a plain state dict: `torch.save(model.state_dict(), path)`.')
+
+
 def _refusal(name: str, err: pickle.UnpicklingError, needed: list[str]) -> UnsafeCheckpointError:
+    # the static scan reads zip files only; for a legacy-format file take the unpickler's word
+    needed = needed or re.findall(r'unsupported GLOBAL ([\w.]+)', str(err))
     if needed:
-        detail = f'it needs {", ".join(needed)}'
-    else:  # torch wraps the unpickler's reason in a long message
-        reason = str(err).partition('WeightsUnpickler error:')[2].strip() or str(err)
-        detail = reason.splitlines()[0].rstrip('.')
+        return UnsafeCheckpointError(
+            f'Refusing to load checkpoint {name}: it needs {", ".join(needed)}, which tgl_mm does '
+            f'not allow in a weights-only load (the file may run code when unpickled). '
+            + _RESAVE_ADVICE)
+    # torch wraps the unpickler's reason in a long message that advises weights_only=False
+    reason = str(err).partition('WeightsUnpickler error:')[2].strip() or str(err)
+    lines = [ln.strip().rstrip('.') for ln in reason.splitlines()
+             if ln.strip() and 'weights_only' not in ln]
+    detail = f' ({lines[0]})' if lines else ''
     return UnsafeCheckpointError(
-        f'Refusing to load checkpoint {name}: {detail}, which tgl_mm does not allow in a '
-        'weights-only load (the file may run code when unpickled). Nothing in it was executed. '
-        'If you trust the file and its author, convert it yourself, e.g. '
-        '`torch.save(torch.load(path, weights_only=False)["state_dict"], new_path)`.')
+        f'Refusing to load checkpoint {name}: its pickle is malformed or uses operations outside '
+        f'a weights-only load{detail}. ' + _RESAVE_ADVICE)
+
+
+def _looks_like_torch_save(head: bytes) -> bool:
+    """A ``torch.save`` file is a zip archive (``PK``) or, in the legacy format, a pickle
+    (protocol 2+ starts with ``0x80``)."""
+    return head[:2] == b'PK' or head[:1] == b'\x80'
+
+
+def _check_format(head: bytes, name: str) -> None:
+    if not head:
+        raise CheckpointContentError(f'checkpoint {name} is empty (0 bytes)')
+    if not _looks_like_torch_save(head):
+        raise CheckpointContentError(
+            f'checkpoint {name} is not a torch.save file (neither a zip archive nor a pickle; '
+            f'it starts with {head[:8]!r})')
 
 
 def _load(source: Any, name: str, map_location: Any, extra: list | tuple) -> Any:
     import torch
 
+    if hasattr(source, 'getvalue'):
+        _check_format(source.getvalue()[:8], name)
+    else:
+        with open(source, 'rb') as f:
+            _check_format(f.read(8), name)
     try:
         with safe_checkpoint_globals(extra):
             return torch.load(source, map_location=map_location, weights_only=True)
@@ -166,8 +209,9 @@ def _load(source: Any, name: str, map_location: Any, extra: list | tuple) -> Any
             needed = unsafe_globals(source, extra)
         raise _refusal(name, err, needed) from None
     except (RuntimeError, EOFError) as err:  # truncated or not a torch.save file
-        raise type(err)(f'cannot read checkpoint {name} (truncated or not written by '
-                        f'torch.save?): {err}') from err
+        reason = str(err).splitlines()[0] if str(err) else 'unexpected end of file'
+        raise CheckpointContentError(
+            f'cannot read checkpoint {name}: truncated or damaged ({reason})') from None
 
 
 def load_checkpoint_file(filename: str | os.PathLike, map_location: Any = None,
@@ -295,3 +339,92 @@ class AtomicLocalBackend(LocalBackend):
 
 
 register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
+
+
+# --- does a checkpoint fit the model? ----------------------------------------------------------
+#: mmengine's default key revision when loading into a bare model (DDP's ``module.`` prefix)
+DEFAULT_REVISE_KEYS: tuple[tuple[str, str], ...] = ((r'^module\.', ''),)
+#: how many mismatching keys an error lists per kind
+MISMATCH_EXAMPLES = 5
+
+
+def checkpoint_state_dict(checkpoint: Any, name: str,
+                          revise_keys: Sequence[tuple[str, str]] = DEFAULT_REVISE_KEYS
+                          ) -> dict[str, Any]:
+    """The model weights of a loaded checkpoint, keys revised as mmengine revises them.
+
+    A Runner checkpoint holds them under ``state_dict``; a plain state dict is its own.
+    """
+    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, Mapping) else None
+    if not isinstance(state, Mapping):
+        raise CheckpointContentError(
+            f'checkpoint {name} holds {type(state if state is not None else checkpoint).__name__}'
+            ', not a state dict of tensors')
+    out = dict(state)
+    for pattern, repl in revise_keys:
+        out = {re.sub(pattern, repl, k): v for k, v in out.items()}
+    return out
+
+
+def _examples(items: Sequence[str]) -> str:
+    shown = ', '.join(items[:MISMATCH_EXAMPLES])
+    return shown + (', ...' if len(items) > MISMATCH_EXAMPLES else '')
+
+
+def state_dict_mismatches(expected: Mapping[str, Any], given: Mapping[str, Any],
+                          allow_missing: Sequence[str] = ()) -> list[str]:
+    """Human-readable differences between a model's state dict and a checkpoint's (empty when
+    the checkpoint fits): missing keys (except those starting with an ``allow_missing`` prefix),
+    unexpected keys, shape mismatches, each with examples."""
+    missing = [k for k in expected if k not in given and not k.startswith(tuple(allow_missing))]
+    unexpected = [k for k in given if k not in expected]
+    shapes = [f'{k} (checkpoint {tuple(getattr(given[k], "shape", ()))}, model '
+              f'{tuple(expected[k].shape)})' for k in expected
+              if k in given and tuple(getattr(given[k], 'shape', ())) != tuple(expected[k].shape)]
+    parts = []
+    for label, items in (('missing', missing), ('unexpected', unexpected),
+                         ('of the wrong shape', shapes)):
+        if items:
+            parts.append(f'{len(items)} {label}: {_examples(items)}')
+    return parts
+
+
+def check_checkpoint_fits(model: Any, checkpoint: Any, name: str,
+                          revise_keys: Sequence[tuple[str, str]] = DEFAULT_REVISE_KEYS,
+                          allow_missing: Sequence[str] = ()) -> None:
+    """Raise :class:`CheckpointMismatchError` unless the checkpoint's weights match ``model``'s
+    state dict key for key and shape for shape (model keys under an ``allow_missing`` prefix may
+    be absent: parts the checkpoint's model did not have, e.g. ``'tam.'``)."""
+    expected = model.state_dict()
+    problems = state_dict_mismatches(
+        expected, checkpoint_state_dict(checkpoint, name, revise_keys), allow_missing)
+    if problems:
+        raise CheckpointMismatchError(
+            f'checkpoint {name} does not fit {type(model).__name__} ({len(expected)} tensors): '
+            + '; '.join(problems) + '. Is it for another config? To load the matching part '
+            'anyway use --non-strict (tools), load_strict=False (config) or strict=False '
+            '(init_model).')
+
+
+def check_training_state(checkpoint: Any, name: str) -> None:
+    """Raise :class:`CheckpointContentError` unless ``checkpoint`` was written by training
+    (``meta`` with ``epoch`` and ``iter``), as resuming needs."""
+    meta = checkpoint.get('meta') if isinstance(checkpoint, Mapping) else None
+    if not isinstance(meta, Mapping) or 'epoch' not in meta or 'iter' not in meta:
+        raise CheckpointContentError(
+            f'checkpoint {name} has no training state (no meta/epoch/iter: weights only?), so '
+            'there is nothing to resume. To start a new training from these weights use '
+            f'--cfg-options load_from={name} without --resume.')
+
+
+def load_weights_into(model: Any, checkpoint: Any, name: str, strict: bool = True,
+                      revise_keys: Sequence[tuple[str, str]] = DEFAULT_REVISE_KEYS,
+                      allow_missing: Sequence[str] = ()) -> Any:
+    """Load a loaded checkpoint's weights into ``model`` (mmengine's loader), after
+    :func:`check_checkpoint_fits` when ``strict``; non-strict loads keep mmengine's warning."""
+    from mmengine.runner.checkpoint import _load_checkpoint_to_model
+
+    if strict:
+        check_checkpoint_fits(model, checkpoint, name, revise_keys, allow_missing)
+    return _load_checkpoint_to_model(model, checkpoint, strict=False,
+                                     revise_keys=list(revise_keys))

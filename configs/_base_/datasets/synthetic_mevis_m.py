@@ -58,9 +58,12 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 # valid_u has masks; the `valid` split has none (its ground truth is in valid_gt/ for
-# tools/eval_rvos.py): select it with
-#   --cfg-options test_dataloader.dataset.split=valid \
-#                 test_dataloader.dataset.moment_file=moments/valid.json
+# tools/eval_rvos.py). Test on it with --out (predictions are written, not scored):
+#   python tools/test.py CONFIG CKPT --out work_dirs/valid_preds \
+#     --cfg-options test_dataloader.dataset.split=valid \
+#                   test_dataloader.dataset.moment_file=moments/valid.json
+#   python tools/eval_rvos.py --gt-root data/synthetic_mevis_m/valid_gt \
+#     --pred-dir work_dirs/valid_preds
 test_dataloader = val_dataloader
 
 val_evaluator = dict(type='RVOSMetric')

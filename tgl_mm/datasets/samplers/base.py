@@ -15,6 +15,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from ..moments import spans_to_mask
+from ..sample_rng import Rng, sample_rng
 
 
 def moment_flags(results: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -31,29 +32,30 @@ def moment_flags(results: dict) -> tuple[np.ndarray, np.ndarray]:
     return mplus, obj_mplus
 
 
-def choose(pool: np.ndarray, k: int) -> np.ndarray:
+def choose(pool: np.ndarray, k: int, rng: Rng) -> np.ndarray:
     """``k`` items of ``pool``: distinct when the pool is large enough, otherwise every item
-    once plus random repeats. Uses numpy's global RNG (seeded per worker by mmengine)."""
+    once plus random repeats, drawn from ``rng`` (see :mod:`tgl_mm.datasets.sample_rng`)."""
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
     if len(pool) == 0:
         raise ValueError('cannot sample from an empty pool')
     if len(pool) >= k:
-        return np.random.choice(pool, k, replace=False).astype(np.int64)
-    extra = np.random.choice(pool, k - len(pool), replace=True)
+        return rng.choice(pool, k, replace=False).astype(np.int64)
+    extra = rng.choice(pool, k - len(pool), replace=True)
     return np.concatenate([pool, extra]).astype(np.int64)
 
 
 class BaseFrameSampler(BaseTransform):
     """Write ``frame_inds``, ``gt_mplus`` and ``gt_obj_mplus`` from :meth:`sample`."""
 
-    def sample(self, mplus: np.ndarray) -> np.ndarray:
-        """Frame indices (any order) given the video's M+ flags ``(T_V,)``."""
+    def sample(self, mplus: np.ndarray, rng: Rng) -> np.ndarray:
+        """Frame indices (any order) given the video's M+ flags ``(T_V,)``, drawn from ``rng``
+        (the sample's generator, :func:`~tgl_mm.datasets.sample_rng.sample_rng`)."""
         raise NotImplementedError
 
     def transform(self, results: dict) -> dict:
         mplus, obj_mplus = moment_flags(results)
-        inds = np.sort(self.sample(mplus), kind='stable')
+        inds = np.sort(self.sample(mplus, sample_rng(results)), kind='stable')
         results['frame_inds'] = inds.tolist()
         results['gt_mplus'] = mplus[inds]
         results['gt_obj_mplus'] = obj_mplus[:, inds]

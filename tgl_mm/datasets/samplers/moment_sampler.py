@@ -7,6 +7,7 @@ import numpy as np
 
 from tgl_mm.registry import TRANSFORMS
 
+from ..sample_rng import Rng
 from .base import BaseFrameSampler, check_num_frames, choose
 
 
@@ -36,14 +37,14 @@ class MomentAwareFrameSampler(BaseFrameSampler):
         self.mplus_ratio = mplus_ratio
         self.num_mplus = math.ceil(num_frames * mplus_ratio)
 
-    def sample(self, mplus: np.ndarray) -> np.ndarray:
+    def sample(self, mplus: np.ndarray, rng: Rng) -> np.ndarray:
         pos = np.flatnonzero(mplus)
         if len(pos) == 0:
             raise ValueError('moment-aware sampling needs at least one M+ frame')
-        first = choose(pos, self.num_mplus)
+        first = choose(pos, self.num_mplus, rng)
         rest = np.setdiff1d(np.arange(len(mplus)), first)
         k = self.num_frames - self.num_mplus
-        second = choose(rest if len(rest) >= k else np.arange(len(mplus)), k)
+        second = choose(rest if len(rest) >= k else np.arange(len(mplus)), k, rng)
         return np.concatenate([first, second])
 
     def __repr__(self) -> str:

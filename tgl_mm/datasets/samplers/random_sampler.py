@@ -5,6 +5,7 @@ import numpy as np
 
 from tgl_mm.registry import TRANSFORMS
 
+from ..sample_rng import Rng
 from .base import BaseFrameSampler, check_num_frames, choose
 
 
@@ -18,8 +19,8 @@ class RandomFrameSampler(BaseFrameSampler):
     def __init__(self, num_frames: int = 8) -> None:
         self.num_frames = check_num_frames(num_frames)
 
-    def sample(self, mplus: np.ndarray) -> np.ndarray:
-        return choose(np.arange(len(mplus)), self.num_frames)
+    def sample(self, mplus: np.ndarray, rng: Rng) -> np.ndarray:
+        return choose(np.arange(len(mplus)), self.num_frames, rng)
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(num_frames={self.num_frames})'
@@ -29,5 +30,5 @@ class RandomFrameSampler(BaseFrameSampler):
 class AllFramesSampler(BaseFrameSampler):
     """Every frame of the video, in order (T = T_V): the test-time sampler."""
 
-    def sample(self, mplus: np.ndarray) -> np.ndarray:
+    def sample(self, mplus: np.ndarray, rng: Rng) -> np.ndarray:
         return np.arange(len(mplus))

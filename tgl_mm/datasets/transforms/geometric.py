@@ -7,6 +7,7 @@ from mmcv.transforms import BaseTransform
 
 from tgl_mm.registry import TRANSFORMS
 
+from ..sample_rng import sample_rng
 from .text import swap_left_right
 
 _INTERP = {'nearest': cv2.INTER_NEAREST, 'bilinear': cv2.INTER_LINEAR,
@@ -111,7 +112,7 @@ class VideoRandomFlip(BaseTransform):
         self.prob = prob
 
     def transform(self, results: dict) -> dict:
-        flip = bool(np.random.rand() < self.prob)
+        flip = bool(sample_rng(results).random() < self.prob)
         results['flip'] = flip
         if not flip:
             return results

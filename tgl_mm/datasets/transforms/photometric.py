@@ -7,9 +7,11 @@ from mmcv.transforms import BaseTransform
 
 from tgl_mm.registry import TRANSFORMS
 
+from ..sample_rng import Rng, sample_rng
 
-def _factor(strength: float) -> float:
-    return float(np.random.uniform(max(0.0, 1 - strength), 1 + strength)) if strength else 1.0
+
+def _factor(strength: float, rng: Rng) -> float:
+    return float(rng.uniform(max(0.0, 1 - strength), 1 + strength)) if strength else 1.0
 
 
 def adjust_clip(frames: np.ndarray, brightness: float, contrast: float, saturation: float,
@@ -66,10 +68,11 @@ class VideoColorJitter(BaseTransform):
         self.prob = prob
 
     def transform(self, results: dict) -> dict:
-        if np.random.rand() >= self.prob:
+        rng = sample_rng(results)
+        if rng.random() >= self.prob:
             return results
-        b, c, s = _factor(self.brightness), _factor(self.contrast), _factor(self.saturation)
-        h = float(np.random.uniform(-self.hue, self.hue)) if self.hue else 0.0
+        b, c, s = (_factor(x, rng) for x in (self.brightness, self.contrast, self.saturation))
+        h = float(rng.uniform(-self.hue, self.hue)) if self.hue else 0.0
         frames = results['frames']
         vh, vw = (int(v) for v in results.get('img_shape', frames.shape[1:3]))
         out = frames.copy()

@@ -11,6 +11,9 @@ from tgl_mm.registry import HOOKS
 from tgl_mm.utils.checkpoint import ATOMIC_BACKEND
 from tgl_mm.utils.fileio import atomic_write_text
 
+from ..loops import RESUMED_RNG_INFO
+from ..rng_state import RNG_STATE_KEY, capture_rng_state
+
 
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
@@ -24,6 +27,11 @@ class AtomicCheckpointHook(CheckpointHook):
     - Checkpoints beyond ``max_keep_ckpts`` are deleted only after the new one is complete
       (mmengine deletes first, so a crash mid-save could leave nothing to resume from).
 
+    - Each checkpoint also holds the global generator states (``rng_state``,
+      :func:`tgl_mm.engine.rng_state.capture_rng_state`); on resume tgl_mm's train loops put
+      them back (:mod:`tgl_mm.engine.loops`), so the resumed run draws what the uninterrupted
+      run draws.
+
     Non-local storage (``backend_args`` for s3/petrel, ``file_client_args``) is left to its backend.
     """
 
@@ -32,6 +40,14 @@ class AtomicCheckpointHook(CheckpointHook):
         if self.file_client_args is None and type(self.file_backend) is LocalBackend:
             self.backend_args = dict(backend=ATOMIC_BACKEND)
             self.file_backend = get_file_backend(self.out_dir, backend_args=self.backend_args)
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint[RNG_STATE_KEY] = capture_rng_state()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        # read by the train loop once it has positioned the data (tgl_mm.engine.loops)
+        runner.message_hub.update_info(RESUMED_RNG_INFO, checkpoint.get(RNG_STATE_KEY),
+                                       resumed=False)
 
     def _outdated_steps(self, runner, step: int) -> list[int]:
         """Record ``step`` among the kept checkpoints; return the steps that drop out."""

@@ -5,6 +5,7 @@ from .prediction_files import (
                                HybridGrounding,
                                KeyframeGrounding,
                                MomentRetrievalGrounding,
+                               PredictionFileError,
                                load_jsonl_by_qid,
 )
 from .span_ops import largest_span, spans_to_mask, topk_mask, windows_to_mask
@@ -13,6 +14,7 @@ from .tam_grounding import TAMGrounding
 __all__ = [
     'BaseGrounding', 'GroundingResult', 'sample_qid', 'NoGrounding', 'OracleGrounding',
     'MomentRetrievalGrounding', 'KeyframeGrounding', 'HybridGrounding', 'TAMGrounding',
-    'load_jsonl_by_qid', 'CLIPFrameScorer', 'windows_to_mask', 'spans_to_mask', 'topk_mask',
+    'PredictionFileError', 'load_jsonl_by_qid', 'CLIPFrameScorer', 'windows_to_mask',
+    'spans_to_mask', 'topk_mask',
     'largest_span'
 ]
