@@ -179,3 +179,50 @@ def test_object_tracks_one_sample_per_object(tmp_path):
     assert len(track_infos) == len(objects) > 0
     assert {(t['video_id'], t['anno_ids'][0]) for t in track_infos} == objects
     assert all(t['exp_id'] == f'track_{t["anno_ids"][0]}' for t in track_infos)
+
+
+SHIPPED = 'checkpoints/tiny_sam2_stage0_synthetic.pt'
+
+
+def test_shipped_stage0_tracks_with_its_memory(tmp_path):
+    """The shipped stage-0 SAM2 tracks the prompted object: clearly better with memory than
+    with none (each later frame alone), on synthetic valid_u-style tracks it never saw."""
+    from pathlib import Path
+
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from tgl_mm.models.utils.sam2_checkpoint import file_sha256
+
+    repo = Path(__file__).resolve().parents[2]
+    cfg = Config.fromfile(repo / 'configs/tgl/tgl_tiny_synthetic.py')
+    assert file_sha256(repo / SHIPPED) == cfg.stage0_sha256
+    root = tmp_path / 'syn'
+    make_synthetic_mevis_m(root, num_videos=1, num_valid_u=3, num_valid=1, seed=11,
+                           progress=False, log=None)
+    stage0 = Config.fromfile(repo / 'configs/tgl/stage0_tiny_sam2_synthetic.py')
+    with DefaultScope.overwrite_default_scope('tgl_mm'):
+        tracks = MeViSObjectTracks(data_root=str(root), split='valid_u', test_mode=True,
+                                   pipeline=stage0.test_pipeline)
+    scores = {}
+    for memory in (True, False):
+        torch.manual_seed(0)
+        model = MODELS.build(dict(
+            type='SAM2Pretrainer',
+            image_backbone=dict(type='SAM2ImageEncoder', arch='tiny', image_size=128,
+                                checkpoint=str(repo / SHIPPED)),
+            head=dict(type='MDPHead', arch='tiny', image_size=128, memory_from='all',
+                      order='temporal', checkpoint=str(repo / SHIPPED)),
+            loss=dict(type='OSSLoss'), test_cfg=dict(memory=memory))).eval()
+        values = []
+        for i in range(min(len(tracks), 6)):
+            item = tracks[i]
+            data = model.data_preprocessor(dict(inputs=[item['inputs']],
+                                                data_samples=[item['data_samples']]), False)
+            out = model(data['inputs'], data['data_samples'], mode='predict')[0]
+            track = tracking_scores(out.pred_masks.numpy(), out.gt_masks.numpy(),
+                                    out.metainfo['prompt_frame'])
+            if track:
+                values.append(track['J&F'])
+        scores[memory] = float(np.mean(values))
+    assert scores[True] >= 70 and scores[True] >= scores[False] + 20, scores
