@@ -5,10 +5,14 @@ shows exactly what a user types. The steps (:data:`STEPS`, run in order; add one
 :class:`Step` into the list):
 
 1. ``data``: ``tools/data/make_synthetic_mevis_m.py`` (skipped when the data already exists),
-2. ``train``: ``tools/train.py configs/tgl/tgl_tiny_synthetic.py`` (CPU, a few minutes),
-3. ``test``: ``tools/test.py ... --grounding oracle`` and ``--grounding none`` on synthetic
+2. ``stage0``: the tiny SAM2 that TGL starts from (as the paper starts from SAM2's weights):
+   the shipped ``checkpoints/tiny_sam2_stage0_synthetic.pt`` when its SHA-256 matches the
+   config's, else remade with ``tools/train.py configs/tgl/stage0_tiny_sam2_synthetic.py`` and
+   ``tools/export_sam2.py`` (about 25 minutes on one core; docs/model_sam2.md, "Stage 0"),
+3. ``train``: ``tools/train.py configs/tgl/tgl_tiny_synthetic.py`` (CPU, a few minutes),
+4. ``test``: ``tools/test.py ... --grounding oracle`` and ``--grounding none`` on synthetic
    ``valid_u``,
-4. ``swap``: ``tools/test.py ... --grounding oracle`` with every sentence swapped for that of
+5. ``swap``: ``tools/test.py ... --grounding oracle`` with every sentence swapped for that of
    another expression of the same video referring to other objects
    (``test_dataloader.dataset.swap_sentences=True``),
 
@@ -32,6 +36,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = 'configs/tgl/tgl_tiny_synthetic.py'
+STAGE0_CONFIG = 'configs/tgl/stage0_tiny_sam2_synthetic.py'
 GROUNDINGS = ('oracle', 'none')
 SWAP_GROUNDING = 'oracle'
 FAMILY_COLUMNS = ('appearance', 'event', 'motion')
@@ -45,6 +50,7 @@ class Context:
     python: str
     seconds: dict[str, float] = field(default_factory=dict)
     checkpoint: str | None = None
+    model_options: list[str] = field(default_factory=list)   # --cfg-options for every run
     reports: dict[str, tuple[dict, float]] = field(default_factory=dict)   # run -> (report, s)
 
     @property
@@ -90,10 +96,36 @@ def step_data(ctx: Context) -> None:
                                ctx.args.data_root, '--skip-existing'])
 
 
+def step_stage0(ctx: Context) -> None:
+    from mmengine.config import Config
+
+    from tgl_mm.models.utils.sam2_checkpoint import file_sha256
+    cfg = Config.fromfile(REPO / CONFIG)
+    path, want = REPO / cfg.stage0_checkpoint, cfg.stage0_sha256
+    if path.is_file() and file_sha256(path) == want:
+        print(f'\n[demo] stage 0: reusing {cfg.stage0_checkpoint} (SHA-256 {want[:12]}... '
+              'matches the config)', flush=True)
+        return
+    print(f'\n[demo] stage 0: {cfg.stage0_checkpoint} is missing or differs from the config\'s '
+          'SHA-256; remaking it (about 25 minutes on one core)', flush=True)
+    work = ctx.work / 'stage0'
+    ctx.seconds['stage0'] = run([ctx.python, 'tools/train.py', STAGE0_CONFIG, '--work-dir',
+                                 str(work), '--cfg-options',
+                                 f'val_dataloader.dataset.data_root={ctx.args.data_root}'])
+    last = (REPO / work / 'last_checkpoint').read_text().strip()
+    ctx.seconds['stage0'] += run([ctx.python, 'tools/export_sam2.py', last, str(path)])
+    got = file_sha256(path)
+    if got != want:   # another machine or torch build: train on the new file, say so
+        print(f'[demo] the remade stage-0 checkpoint has SHA-256 {got} (the config expects '
+              f'{want}); the demo uses it, set stage0_sha256 in {CONFIG} to keep it', flush=True)
+        ctx.model_options += [f'model.{part}.checkpoint_sha256={got}'
+                              for part in ('image_backbone', 'head')]
+
+
 def step_train(ctx: Context) -> None:
     ctx.seconds['train'] = run([ctx.python, 'tools/train.py', CONFIG, '--work-dir',
                                 str(ctx.work), '--cfg-options', *ctx.data_options,
-                                *ctx.args.cfg_options])
+                                *ctx.model_options, *ctx.args.cfg_options])
     ctx.checkpoint = (REPO / ctx.work / 'last_checkpoint').read_text().strip()
 
 
@@ -103,7 +135,7 @@ def _test(ctx: Context, name: str, grounding: str, extra: Sequence[str] = ()) ->
     test_dir = ctx.work / f'test_{name}'
     seconds = run([ctx.python, 'tools/test.py', CONFIG, ctx.checkpoint, '--work-dir',
                    str(test_dir), '--grounding', grounding, '--cfg-options', *ctx.data_options,
-                   *extra])
+                   *ctx.model_options, *extra])
     ctx.reports[name] = (latest_report(REPO / test_dir), seconds)
 
 
@@ -117,7 +149,8 @@ def step_swap(ctx: Context) -> None:
           ['test_dataloader.dataset.swap_sentences=True'])
 
 
-STEPS: list[Step] = [Step('data', step_data), Step('train', step_train),
+STEPS: list[Step] = [Step('data', step_data), Step('stage0', step_stage0),
+                     Step('train', step_train),
                      Step('test', step_test), Step('swap', step_swap)]
 
 
