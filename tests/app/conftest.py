@@ -46,3 +46,13 @@ def tiny_app_files(tmp_path_factory) -> dict:
     video = write_mp4(frames, root / 'clip.mp4', fps=6)
     return dict(config=config, checkpoint=checkpoint, model=model, video=video,
                 num_frames=NUM_FRAMES)
+
+
+@pytest.fixture(scope='session')
+def tiny_tam_model(tiny_app_files):
+    """The tiny TGL of ``tiny_app_files`` with a (random-init) Temporal Alignment Module."""
+    cfg = Config.fromfile(str(tiny_app_files['config']))
+    cfg.model.tam = dict(type='TemporalAlignmentModule', in_channels=64, text_dim=32,
+                         embed_dim=32, num_heads=4)
+    torch.manual_seed(1)
+    return init_model(cfg)

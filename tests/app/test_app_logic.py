@@ -147,3 +147,19 @@ def test_examples_with_their_moments(tiny_app_files, tmp_path):
                          tmp_path / 'out', 'oracle', example.spans, progress=False)
     for sentence, spec in zip(result.record['sentences'], example.spans):
         assert ','.join(f'{a}-{b}' for a, b in sentence['mplus_spans']) == spec
+
+
+def test_tam_grounding_scores_reach_the_plot(tiny_app_files, tiny_tam_model, tmp_path):
+    """With ``tam`` grounding the record carries the TAM's per-frame scores, and the timeline
+    draws them (dashed) beside the object scores; a model without a TAM refuses ``tam``."""
+    result = run_request(tiny_tam_model, tiny_app_files['video'], ['the red circle'],
+                         tmp_path / 'tam', 'tam', progress=False)
+    (sentence,) = result.record['sentences']
+    assert result.record['grounding'] == 'tam'
+    assert len(sentence['frame_scores']) == tiny_app_files['num_frames']
+    (ax,) = timeline_figure(result.record).axes
+    assert [line.get_linestyle() for line in ax.lines] == ['-', '--', '-']
+    assert list(ax.lines[1].get_ydata()) == sentence['frame_scores']
+    with pytest.raises(ValueError, match='needs a TAM'):
+        run_request(tiny_app_files['model'], tiny_app_files['video'], ['x'], tmp_path / 'no',
+                    'tam', progress=False)

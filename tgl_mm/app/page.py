@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 #: the error types a request reports as a plain message (input problems, not bugs)
 EXPECTED_ERRORS = (ValueError, FileNotFoundError, KeyError, OSError)
 
+CACHE_SWEEP_S = 3600       # how often Gradio's cache of uploads and results is swept
+CACHE_AGE_S = 6 * 3600     # ... and the age (seconds) from which its files are deleted
+
 INTRO = """# tgl_mm demo: referring video object segmentation with temporal grounding
 Upload a video (or pick a synthetic example), type one sentence per line, choose how M+ (the
 frames where the sentence happens) is found, and press **Segment**. See `docs/app.md`."""
@@ -106,7 +109,9 @@ class DemoApp:
 
     def build(self) -> gr.Blocks:
         """The page (call ``.queue()`` and ``.launch()`` on it, see :func:`launch`)."""
-        with gr.Blocks(title='tgl_mm demo') as page:
+        # Gradio copies every upload and result into its cache: files older than CACHE_AGE_S are
+        # deleted every CACHE_SWEEP_S, so a long-running server does not fill the disk
+        with gr.Blocks(title='tgl_mm demo', delete_cache=(CACHE_SWEEP_S, CACHE_AGE_S)) as page:
             gr.Markdown(INTRO)
             with gr.Row():
                 with gr.Column(scale=2):
