@@ -55,7 +55,8 @@ ROWS: dict[str, Row] = {
     'sampling': Row(f'{ABL}/t2_sampling.py'),
     'sampling+mdp': Row(f'{ABL}/t2_sampling_mdp.py'),
     'sampling+oss': Row(f'{ABL}/t2_sampling_oss.py'),
-    'tgl': Row(TINY, ('oracle', 'none', 'oracle_swapped')),
+    'tgl': Row(TINY, ('oracle', 'none', 'oracle_swapped', 'mr@0.9', 'mr@0.7', 'mr@0.5',
+                      'mr@0.3')),
     'mfe+memall': Row(f'{ABL}/t3_mfe_memall.py'),
     'nomfe+memplus': Row(f'{ABL}/t3_nomfe_memplus.py'),
 }
@@ -82,10 +83,28 @@ def run(cmd: list[str], log: Path) -> None:
         raise RuntimeError(f'exit {code}: {" ".join(cmd)} (log: {log})')
 
 
+def test_args(test: str, data_root: str, grounding_dir: Path) -> tuple[list[str], list[str]]:
+    """``tools/test.py`` arguments of a test: ``<grounding>``, ``<grounding>_swapped`` (every
+    sentence swapped) or ``mr@<iou>`` (moment retrieval from the oracle moments degraded to that
+    window IoU, written once by ``tools/analysis/degrade_moments.py``): (arguments, extra
+    ``--cfg-options``)."""
+    if test.startswith('mr@'):
+        iou = test[3:]
+        pred = grounding_dir / f'mr_iou{iou}.jsonl'
+        if not pred.is_file():
+            grounding_dir.mkdir(parents=True, exist_ok=True)
+            subprocess.run([sys.executable, 'tools/analysis/degrade_moments.py', '--data-root',
+                            data_root, '--split', 'valid_u', '--iou', iou, '--out', str(pred)],
+                           cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        return ['--grounding', 'moment_retrieval', '--grounding-options', f'pred_file={pred}'], []
+    swap = ['test_dataloader.dataset.swap_sentences=True'] if test.endswith('_swapped') else []
+    return ['--grounding', test.removesuffix('_swapped')], swap
+
+
 def one_seed(seed: int, data_root: str, work: Path, extra: list[str], config: str = TINY,
              tests: tuple[str, ...] = ROWS['tgl'].tests) -> dict:
-    """Train ``config`` with ``seed`` and run each test (``<grounding>`` or
-    ``<grounding>_swapped``); return ``{test: rvos_report}``. Finished steps are not redone."""
+    """Train ``config`` with ``seed`` and run each test (:func:`test_args`); return
+    ``{test: rvos_report}``. Finished steps are not redone."""
     demo = _demo()
     work.mkdir(parents=True, exist_ok=True)
     log = work / 'run.log'
@@ -97,13 +116,11 @@ def one_seed(seed: int, data_root: str, work: Path, extra: list[str], config: st
     ckpt = (work / 'last_checkpoint').read_text().strip()
     reports = {}
     for test in tests:
-        swap = ['test_dataloader.dataset.swap_sentences=True'] if test.endswith('_swapped') \
-            else []
         test_dir = work / f'test_{test}'
         if not list(test_dir.glob('*/rvos_report.json')):
+            args, cfg = test_args(test, data_root, work.parent.parent / 'grounding')
             run([sys.executable, 'tools/test.py', config, ckpt, '--work-dir', str(test_dir),
-                 '--grounding', test.removesuffix('_swapped'), '--cfg-options', *data, *swap],
-                log)
+                 *args, '--cfg-options', *data, *cfg], log)
         reports[test] = demo.latest_report(test_dir)
     return reports
 
@@ -126,7 +143,7 @@ def collect(results: dict[str, dict[int, dict]]) -> list[dict]:
     out = []
     for name, per_seed in results.items():
         seeds = sorted(per_seed)
-        tests = ROWS[name].tests
+        tests = [t for t in per_seed[seeds[0]] if all(t in per_seed[s] for s in seeds)]
         scores = {t: {s: family_scores(per_seed[s][t]) for s in seeds} for t in tests}
         for test in tests:
             for fam in FAMILIES:
@@ -210,6 +227,47 @@ def plot(rows: list[dict], path: Path) -> bool:
     return True
 
 
+def plot_grounding(rows: list[dict], path: Path, name: str = 'tgl') -> bool:
+    """J&F against the window IoU of degraded moment retrieval (``mr@<iou>`` tests of row
+    ``name``), per family, with ``oracle`` and ``none`` as horizontal lines; False without
+    matplotlib or without such tests."""
+    points = sorted({float(r['grounding'][3:]) for r in rows
+                     if r['name'] == name and r['grounding'].startswith('mr@')})
+    if not points:
+        return False
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    from tgl_mm.utils.fileio import atomic_path
+
+    def mean_jf(test: str, fam: str) -> float | None:
+        vals = [v for r in rows if r['name'] == name and r['grounding'] == test
+                and r['family'] == fam for v in r['jf'] if v is not None]
+        return float(np.mean(vals)) if vals else None
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, fam in enumerate(FAMILIES):
+        color = f'C{i}'
+        ys = [mean_jf(f'mr@{x:g}', fam) for x in points]
+        ax.plot(points, ys, 'o-', color=color, label=f'{fam}: moment retrieval')
+        for test, style in (('oracle', '--'), ('none', ':')):
+            y = mean_jf(test, fam)
+            if y is not None:
+                ax.axhline(y, color=color, linestyle=style, linewidth=1)
+    ax.set_xlabel('moment-retrieval window IoU with the oracle moments')
+    ax.set_ylabel('J&F')
+    ax.set_title(f'{name}: grounding quality (dashed: oracle, dotted: none)', fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format='png', dpi=120)
+    plt.close(fig)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--rows', nargs='+', choices=list(ROWS), default=list(ROWS))
@@ -258,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(tmp).write_text(f'{table}\n\n({minutes:.0f} minutes with --jobs {args.jobs}; '
                              f'`{command}`)\n')
     drawn = plot(rows, Path(f'{stem}.png'))
+    plot_grounding(rows, Path(f'{stem}_grounding.png'))
     print(table)
     print(f'written {stem}.json, .md{", .png" if drawn else " (no matplotlib: no plot)"} '
           f'({minutes:.0f} min)')

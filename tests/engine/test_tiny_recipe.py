@@ -58,3 +58,29 @@ def test_short_tiny_recipe_reads_the_sentence(bench, tmp_path):
     gap = next(r for r in rows if r['grounding'] == 'oracle: swap gap'
                and r['family'] == 'appearance')
     assert gap['jf'][0] is not None and gap['jf'][0] > 10, gap
+
+
+def test_degraded_windows_reach_the_target_iou():
+    from tgl_mm.models.grounding.span_ops import DEGRADE_MODES, degrade_window, window_iou
+    for mode in DEGRADE_MODES:
+        for iou in (0.9, 0.7, 0.5, 0.3):
+            got = degrade_window((20, 40), 100, iou, mode, side=0.3)
+            assert 0 <= got[0] < got[1] <= 100
+            assert abs(window_iou((20, 40), got) - iou) < 0.06, (mode, iou, got)
+    assert degrade_window((0, 10), 10, 0.5, 'widen') == (0, 10)     # clipped: IoU 1
+    with pytest.raises(ValueError, match='inside'):
+        degrade_window((5, 12), 10, 0.5, 'shift')
+
+
+def test_grounding_tests_write_prediction_files(bench, tmp_path):
+    from tgl_mm.datasets.synthetic import make_synthetic_mevis_m
+    from tgl_mm.models.grounding.prediction_files import MomentRetrievalGrounding
+    root = tmp_path / 'syn'
+    make_synthetic_mevis_m(root, num_videos=1, num_valid_u=3, num_valid=1, size=64,
+                           min_frames=12, max_frames=16, progress=False, log=None)
+    args, cfg = bench.test_args('mr@0.5', str(root), tmp_path / 'g')
+    assert args[:2] == ['--grounding', 'moment_retrieval'] and cfg == []
+    pred = args[-1].split('=', 1)[1]
+    MomentRetrievalGrounding(pred_file=pred)        # a valid prediction file
+    assert bench.test_args('oracle_swapped', str(root), tmp_path / 'g') == (
+        ['--grounding', 'oracle'], ['test_dataloader.dataset.swap_sentences=True'])
