@@ -5,12 +5,17 @@ per expression with and without sharing across sentences, side by side in one ru
     python benchmarks/bench_streaming.py sharing [--data-root data/synthetic_mevis_m]
     python benchmarks/bench_streaming.py test    [--videos 3] [--size 256] [--arch sam2.1_hiera_b+]
 
-``memory``: the tiny model (random weights, its 128 px input) on generated 360x640 MP4s of
-each length, two sentences. Each run is a fresh subprocess, so its peak RSS (``ru_maxrss``) is
-its own: ``streaming`` is :func:`tgl_mm.apis.streaming.segment_expressions` (masks dropped as
-they come); ``whole`` is the pre-streaming way (decode every frame, resize, normalise all of them
-to float32, predict; masks kept), run up to ``--whole-max`` frames. Prints MB and frames/s, and
-the ratio of the peak at the longest to the peak at 200 frames.
+``memory``: the tiny model (its 128 px input; the stage-0 weights its config loads, the rest
+random) on generated 360x640 MP4s of each length, two sentences. Each run is a fresh
+subprocess, so its peak RSS (``ru_maxrss``) is its own: ``streaming`` is
+:func:`tgl_mm.apis.streaming.segment_expressions` (masks dropped as they come); ``whole`` is the
+pre-streaming way (decode every frame, resize, normalise all of them to float32, predict; masks
+kept), run up to ``--whole-max`` frames; ``sam2`` is sam2's ``SAM2VideoPredictor`` on the same
+SAM2 weights with ``offload_video_to_cpu`` and ``offload_state_to_cpu`` (the video's frames as
+JPEGs, written beforehand; the two objects prompted with their masks on frame 0 instead of
+sentences; outputs dropped), up to ``--sam2-max`` frames. frames/s counts frames x sentences
+(objects for sam2) per second, decoding included. Prints MB and frames/s, and the ratio of the
+peak at the longest to the peak at 200 frames.
 
 ``sharing``: synthetic MeViS-M ``valid_u`` with oracle grounding: image-encoder passes (frames
 through the encoder trunk) per expression when the expressions of a video run side by side
@@ -57,12 +62,71 @@ def make_video(path: Path, num: int, size=(360, 640)) -> Path:
     return path
 
 
+def jpeg_folder(video: Path) -> Path:
+    """The video's frames as ``<video stem>_jpg/%05d.jpg`` (sam2's ``init_state`` reads a JPEG
+    folder; its mp4 reader needs decord), written once."""
+    import cv2
+    folder = video.with_name(video.stem + '_jpg')
+    if not folder.exists():
+        tmp = folder.with_name(folder.name + '.partial')
+        tmp.mkdir(parents=True, exist_ok=True)
+        capture = cv2.VideoCapture(str(video))
+        index = 0
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            cv2.imwrite(str(tmp / f'{index:05d}.jpg'), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            index += 1
+        capture.release()
+        tmp.rename(folder)
+    return folder
+
+
+def sam2_child(video: str) -> tuple[int, int]:
+    """sam2's ``SAM2VideoPredictor`` on the same weights as ours (the stage-0 ``.pt`` the tiny
+    config loads), CPU, ``offload_video_to_cpu`` and ``offload_state_to_cpu``: ``init_state`` on
+    the video's JPEG folder, the two objects of :func:`make_video` prompted with their masks on
+    frame 0, ``propagate_in_video`` (outputs dropped). Returns (frames, objects)."""
+    from functools import partialmethod
+
+    import numpy as np
+    from bench_stage0_tracking import build_sam2_predictor
+    from mmengine.config import Config
+    from tqdm import tqdm
+    tqdm.__init__ = partialmethod(tqdm.__init__, disable=True)
+    cfg = Config.fromfile(CONFIG)
+    predictor = build_sam2_predictor(str(REPO / cfg.stage0_checkpoint),
+                                     cfg.model.head.image_size, multimask=False)
+    state = predictor.init_state(str(jpeg_folder(Path(video))), offload_video_to_cpu=True,
+                                 offload_state_to_cpu=True)
+    h, w = state['video_height'], state['video_width']
+    square = np.zeros((h, w), bool)
+    square[100:180, 0:80] = True
+    yy, xx = np.mgrid[:h, :w]
+    circle = (yy - 260) ** 2 + (xx - (w - 60)) ** 2 <= 40 ** 2
+    for obj, mask in enumerate((square, circle), 1):
+        predictor.add_new_mask(state, frame_idx=0, obj_id=obj, mask=mask)
+    for _ in predictor.propagate_in_video(state):
+        pass
+    return state['num_frames'], 2
+
+
 def child(mode: str, video: str) -> None:
     """One measured run (in its own process): print a JSON line."""
     import torch
 
     from tgl_mm.apis import build_sample, init_model, read_frames
     from tgl_mm.apis.streaming import segment_expressions
+    if mode == 'sam2':   # our model is not built: the peak is sam2's alone
+        start = time.perf_counter()
+        with torch.inference_mode():
+            num, _ = sam2_child(video)
+        seconds = time.perf_counter() - start
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(dict(mode=mode, frames=num, peak_mb=peak_mb,
+                              fps=num * len(TEXTS) / seconds)))
+        return
     torch.manual_seed(0)
     model = init_model(str(CONFIG))
     start = time.perf_counter()
@@ -171,6 +235,9 @@ def bench_memory(args) -> None:
         rows[num] = {'streaming': measure('streaming', video)}
         if num <= args.whole_max:
             rows[num]['whole'] = measure('whole', video)
+        if num <= args.sam2_max:
+            jpeg_folder(video)
+            rows[num]['sam2'] = measure('sam2', video)
         cells = '  '.join(f'{m}: {r["peak_mb"]:7.0f} MB {r["fps"]:6.1f} frames/s'
                           for m, r in rows[num].items())
         print(f'{num:5d} frames  {cells}', flush=True)
@@ -178,6 +245,11 @@ def bench_memory(args) -> None:
     if 200 in rows:
         ratio = rows[longest]['streaming']['peak_mb'] / rows[200]['streaming']['peak_mb']
         print(f'streaming peak RSS {longest} / 200 frames: {ratio:.3f}')
+        sam2 = [n for n in rows if 'sam2' in rows[n]]
+        if sam2 and max(sam2) > 200:
+            n = max(sam2)
+            print(f'sam2 SAM2VideoPredictor peak RSS {n} / 200 frames: '
+                  f'{rows[n]["sam2"]["peak_mb"] / rows[200]["sam2"]["peak_mb"]:.3f}')
         whole = [n for n in rows if 'whole' in rows[n]]
         if whole and max(whole) > 200:
             n = max(whole)
@@ -236,6 +308,8 @@ def main() -> None:
     parser.add_argument('what', choices=['memory', 'sharing', 'test'])
     parser.add_argument('--lengths', type=int, nargs='+', default=[100, 200, 500, 1000, 2000])
     parser.add_argument('--whole-max', type=int, default=500)
+    parser.add_argument('--sam2-max', type=int, default=2000,
+                        help='longest video given to sam2 (0: none)')
     parser.add_argument('--tmp-dir', default='work_dirs/bench_streaming')
     parser.add_argument('--data-root', default='data/synthetic_mevis_m')
     parser.add_argument('--videos', type=int, default=3)
