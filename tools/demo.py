@@ -5,10 +5,11 @@ shows exactly what a user types. The steps (:data:`STEPS`, run in order; add one
 :class:`Step` into the list):
 
 1. ``data``: ``tools/data/make_synthetic_mevis_m.py`` (skipped when the data already exists),
-2. ``stage0``: the tiny SAM2 that TGL starts from (as the paper starts from SAM2's weights):
-   the shipped ``checkpoints/tiny_sam2_stage0_synthetic.pt`` when its SHA-256 matches the
-   config's, else remade with ``tools/train.py configs/tgl/stage0_tiny_sam2_synthetic.py`` and
-   ``tools/export_sam2.py`` (about 25 minutes on one core; docs/model_sam2.md, "Stage 0"),
+2. ``shipped``: the stages the tiny TGL model starts from, as the paper starts from SAM2's
+   weights and a RefCOCO pretraining (:data:`SHIPPED_STAGES`; docs/tiny_recipe.md): the tiny
+   SAM2 of stage 0 and the referring-image pretraining, each reused from ``checkpoints/`` when
+   its SHA-256 matches the config's, else remade with ``tools/train.py`` and its export tool
+   (about 25 and 15 minutes on one core),
 3. ``train``: ``tools/train.py configs/tgl/tgl_tiny_synthetic.py`` (CPU, a few minutes),
 4. ``test``: ``tools/test.py ... --grounding oracle`` and ``--grounding none`` on synthetic
    ``valid_u``,
@@ -36,7 +37,6 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = 'configs/tgl/tgl_tiny_synthetic.py'
-STAGE0_CONFIG = 'configs/tgl/stage0_tiny_sam2_synthetic.py'
 GROUNDINGS = ('oracle', 'none')
 SWAP_GROUNDING = 'oracle'
 FAMILY_COLUMNS = ('appearance', 'event', 'motion')
@@ -96,30 +96,70 @@ def step_data(ctx: Context) -> None:
                                ctx.args.data_root, '--skip-existing'])
 
 
-def step_stage0(ctx: Context) -> None:
+@dataclass(frozen=True)
+class ShippedStage:
+    """A training stage whose result ships in ``checkpoints/`` (too slow for the demo budget):
+    reused when its SHA-256 matches the tiny config's, else remade by ``config`` + ``export``.
+
+    ``checkpoint``/``sha256`` name the tiny config's variables holding its path and hash;
+    ``sha_options`` are the ``--cfg-options`` keys that carry a remade file's hash to later runs.
+    """
+
+    name: str
+    config: str
+    export: str
+    checkpoint: str
+    sha256: str
+    sha_options: tuple[str, ...]
+    minutes: int
+    loaders: tuple[str, ...] = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+SHIPPED_STAGES = (
+    ShippedStage('stage0', 'configs/tgl/stage0_tiny_sam2_synthetic.py', 'tools/export_sam2.py',
+                 'stage0_checkpoint', 'stage0_sha256',
+                 ('model.image_backbone.checkpoint_sha256', 'model.head.checkpoint_sha256'), 25,
+                 loaders=('val_dataloader', 'test_dataloader')),   # trains on in-memory clips
+    ShippedStage('image_pretrain', 'configs/tgl/tgl_tiny_synthetic_image_pretrain.py',
+                 'tools/export_parts.py', 'image_pretrain_checkpoint', 'image_pretrain_sha256',
+                 ('model.pretrained.checkpoint_sha256',), 15),
+)
+STAGE0_CONFIG = SHIPPED_STAGES[0].config
+
+
+def shipped_stage(ctx: Context, stage: ShippedStage) -> None:
+    """Reuse or remake one shipped stage (a stage after a remade one is always remade: it was
+    trained on the old file)."""
     from mmengine.config import Config
 
     from tgl_mm.models.utils.sam2_checkpoint import file_sha256
     cfg = Config.fromfile(REPO / CONFIG)
-    path, want = REPO / cfg.stage0_checkpoint, cfg.stage0_sha256
-    if path.is_file() and file_sha256(path) == want:
-        print(f'\n[demo] stage 0: reusing {cfg.stage0_checkpoint} (SHA-256 {want[:12]}... '
-              'matches the config)', flush=True)
+    rel, want = cfg[stage.checkpoint], cfg[stage.sha256]
+    path = REPO / rel
+    if not ctx.model_options and path.is_file() and file_sha256(path) == want:
+        print(f'\n[demo] {stage.name}: reusing {rel} (SHA-256 {want[:12]}... matches the '
+              'config)', flush=True)
         return
-    print(f'\n[demo] stage 0: {cfg.stage0_checkpoint} is missing or differs from the config\'s '
-          'SHA-256; remaking it (about 25 minutes on one core)', flush=True)
-    work = ctx.work / 'stage0'
-    ctx.seconds['stage0'] = run([ctx.python, 'tools/train.py', STAGE0_CONFIG, '--work-dir',
-                                 str(work), '--cfg-options',
-                                 f'val_dataloader.dataset.data_root={ctx.args.data_root}'])
+    why = 'an earlier stage was remade' if ctx.model_options else \
+        "it is missing or differs from the config's SHA-256"
+    print(f'\n[demo] {stage.name}: remaking {rel} ({why}; about {stage.minutes} minutes on '
+          'one core)', flush=True)
+    work = ctx.work / stage.name
+    data = [f'{loader}.dataset.data_root={ctx.args.data_root}' for loader in stage.loaders]
+    ctx.seconds[stage.name] = run([ctx.python, 'tools/train.py', stage.config, '--work-dir',
+                                   str(work), '--cfg-options', *data, *ctx.model_options])
     last = (REPO / work / 'last_checkpoint').read_text().strip()
-    ctx.seconds['stage0'] += run([ctx.python, 'tools/export_sam2.py', last, str(path)])
+    ctx.seconds[stage.name] += run([ctx.python, stage.export, last, str(path)])
     got = file_sha256(path)
-    if got != want:   # another machine or torch build: train on the new file, say so
-        print(f'[demo] the remade stage-0 checkpoint has SHA-256 {got} (the config expects '
-              f'{want}); the demo uses it, set stage0_sha256 in {CONFIG} to keep it', flush=True)
-        ctx.model_options += [f'model.{part}.checkpoint_sha256={got}'
-                              for part in ('image_backbone', 'head')]
+    if got != want:   # another machine or torch build: go on with the new file, say so
+        print(f'[demo] the remade {rel} has SHA-256 {got} (the config expects {want}); the '
+              f'demo uses it, set {stage.sha256} in {CONFIG} to keep it', flush=True)
+        ctx.model_options += [f'{key}={got}' for key in stage.sha_options]
+
+
+def step_shipped(ctx: Context) -> None:
+    for stage in SHIPPED_STAGES:
+        shipped_stage(ctx, stage)
 
 
 def step_train(ctx: Context) -> None:
@@ -149,7 +189,7 @@ def step_swap(ctx: Context) -> None:
           ['test_dataloader.dataset.swap_sentences=True'])
 
 
-STEPS: list[Step] = [Step('data', step_data), Step('stage0', step_stage0),
+STEPS: list[Step] = [Step('data', step_data), Step('shipped', step_shipped),
                      Step('train', step_train),
                      Step('test', step_test), Step('swap', step_swap)]
 

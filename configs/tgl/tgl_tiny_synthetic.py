@@ -15,6 +15,10 @@ _base_ = [
 
 stage0_checkpoint = 'checkpoints/tiny_sam2_stage0_synthetic.pt'
 stage0_sha256 = 'a80d06ef21d8ec650863c15cb0a33cba4c7e048e93534ae61b8f6b7b0260afbe'
+# the referring-image pretraining (the paper's RefCOCO step) of the adapter, prompt and head:
+# configs/tgl/tgl_tiny_synthetic_image_pretrain.py exported by tools/export_parts.py
+image_pretrain_checkpoint = 'checkpoints/tiny_tgl_image_pretrain_synthetic.pt'
+image_pretrain_sha256 = '5a711537411ebef8d7a1148d8250fc4c82efdf18589dd4ad2fc31f134e731cf5'
 
 model = dict(
     image_backbone=dict(arch='tiny', image_size=128, checkpoint=stage0_checkpoint,
@@ -25,6 +29,8 @@ model = dict(
     prompt=dict(text_dim=384, prompt_dim=64, hidden_dim=64),
     head=dict(arch='tiny', image_size=128, checkpoint=stage0_checkpoint,
               checkpoint_sha256=stage0_sha256),
+    pretrained=dict(checkpoint=image_pretrain_checkpoint,
+                    checkpoint_sha256=image_pretrain_sha256),
     test_cfg=dict(chunk_size=4))
 
 # ~3-4 minutes on 2 CPU cores (about 0.25 s per iteration)

@@ -268,3 +268,24 @@ def test_rle_size_differs_from_frame_named_at_fetch(mevis_root, fx):
     e = err.value
     assert (e.video, e.expression, e.anno_id, e.frame) == ('v1', '0', 'a3', '00005')
     assert e.file.endswith('mask_dict.json')
+
+
+def test_families_keep_only_the_tagged_expressions(tmp_path):
+    from tgl_mm.datasets.synthetic import make_synthetic_mevis_m
+    from tgl_mm.evaluation.families import FAMILIES_FILE, load_families
+    root = tmp_path / 'syn'
+    make_synthetic_mevis_m(root, num_videos=4, num_valid_u=1, num_valid=1, size=64,
+                           min_frames=6, max_frames=8, progress=False, log=None)
+    tags = load_families(root / 'train' / FAMILIES_FILE)
+    every = MeViSDataset(data_root=str(root), split='train', moment_file='moments/train.json')
+    kept = MeViSDataset(data_root=str(root), split='train', moment_file='moments/train.json',
+                        families=('appearance', 'event'))
+    keys = [(kept.get_data_info(i)['video_id'], kept.get_data_info(i)['exp_id'])
+            for i in range(len(kept))]
+    assert len(kept) == sum(f in ('appearance', 'event') for f in tags.values()) < len(every)
+    assert {tags[k] for k in keys} == {'appearance', 'event'}
+    with pytest.raises(ValueError, match='no expression of families'):
+        MeViSDataset(data_root=str(root), split='train', families='colour')
+    (root / 'train' / FAMILIES_FILE).unlink()
+    with pytest.raises(DataFormatError, match='needs a families file'):
+        MeViSDataset(data_root=str(root), split='train', families='event')

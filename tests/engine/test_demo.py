@@ -27,7 +27,7 @@ def _report(scores, swap=None):
 
 
 def test_steps_are_a_list(demo):
-    assert [s.name for s in demo.STEPS] == ['data', 'stage0', 'train', 'test', 'swap']
+    assert [s.name for s in demo.STEPS] == ['data', 'shipped', 'train', 'test', 'swap']
 
 
 def test_family_table_and_swap_gap(demo):
@@ -53,7 +53,7 @@ def test_reports_without_families(demo):
     assert '-' in demo.format_table({'none': (rep, 1.0)}).splitlines()[1]
 
 
-def test_stage0_step_reuses_the_shipped_checkpoint_or_remakes_it(demo, monkeypatch, tmp_path):
+def test_shipped_stages_are_reused_or_remade_in_order(demo, monkeypatch, tmp_path):
     import argparse
 
     import tgl_mm.models.utils.sam2_checkpoint as ckpt
@@ -64,18 +64,21 @@ def test_stage0_step_reuses_the_shipped_checkpoint_or_remakes_it(demo, monkeypat
         if cmd[1] == 'tools/train.py':
             work = REPO / cmd[cmd.index('--work-dir') + 1]
             work.mkdir(parents=True, exist_ok=True)
-            (work / 'last_checkpoint').write_text('iter_2000.pth')
+            (work / 'last_checkpoint').write_text(f'{work.name}.pth')
         return 1.0
 
     monkeypatch.setattr(demo, 'run', fake_run)
     args = argparse.Namespace(work_dir=str(tmp_path / 'demo'), data_root='data/x', cfg_options=[])
     ctx = demo.Context(args, 'python')
-    demo.step_stage0(ctx)                    # the shipped file matches: nothing runs
+    demo.step_shipped(ctx)                   # the shipped files match: nothing runs
     assert commands == [] and ctx.model_options == []
-    hashes = iter(['stale', 'remade'])
+    # stage 0 is stale: it is remade, and the stage trained on it must be remade too
+    hashes = iter(['stale', 'remade0', 'remade1'])
     monkeypatch.setattr(ckpt, 'file_sha256', lambda path: next(hashes))
-    demo.step_stage0(ctx)                    # it does not: stage 0 is trained and exported
-    assert commands == [['tools/train.py', demo.STAGE0_CONFIG],
-                        ['tools/export_sam2.py', 'iter_2000.pth']]
-    assert ctx.model_options == ['model.image_backbone.checkpoint_sha256=remade',
-                                 'model.head.checkpoint_sha256=remade']
+    demo.step_shipped(ctx)
+    stage0, image = demo.SHIPPED_STAGES
+    assert commands == [['tools/train.py', stage0.config], [stage0.export, 'stage0.pth'],
+                        ['tools/train.py', image.config], [image.export, 'image_pretrain.pth']]
+    assert ctx.model_options == ['model.image_backbone.checkpoint_sha256=remade0',
+                                 'model.head.checkpoint_sha256=remade0',
+                                 'model.pretrained.checkpoint_sha256=remade1']

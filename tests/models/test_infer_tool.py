@@ -133,3 +133,24 @@ def test_overlay_frame_layout():
     image = render_overlay_frame(frame, masks, ['a', 'b'], [np.ones(5, bool)] * 2, 2)
     assert image.shape == (2 * 18 + 20 + 2 * 8, 30, 3)
     assert image[36 + 10, 15].any()  # the first mask is drawn
+
+
+def test_webm_overlay_and_grounding_config(setup, tmp_path):
+    """``overlay_name='overlay.webm'`` writes a VP8 WebM (what browsers play) with every frame;
+    a grounding given as a config dict is recorded by its type; a bad overlay name fails first."""
+    out = tmp_path / 'out'
+    record = infer_video(setup['model'], setup['video'], ['the blue square'], out,
+                         grounding={'type': 'none'}, progress=False,
+                         overlay_name='overlay.webm')
+    assert record['grounding'] == 'none' and not (out / 'overlay.mp4').exists()
+    capture = cv2.VideoCapture(str(out / 'overlay.webm'))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    assert count == 10
+    assert (out / 'overlay.webm').read_bytes()[:4] == b'\x1a\x45\xdf\xa3'  # EBML (Matroska/WebM)
+    for name in ('overlay.avi', 'sub/overlay.mp4'):
+        with pytest.raises(ValueError, match='overlay_name'):
+            infer_video(setup['model'], setup['video'], ['x'], tmp_path / 'bad',
+                        progress=False, overlay_name=name)
+    assert not (tmp_path / 'bad').exists()

@@ -260,3 +260,35 @@ def test_state_dict_roundtrip_keeps_predictions(text_dir, tmp_path):
     assert a.any(dim=(1, 2)).all()
     assert not torch.equal(a, before)
     assert torch.equal(a, b)
+
+
+def test_parts_checkpoint_starts_a_model_from_a_stage(text_dir, tmp_path):
+    """``pretrained`` loads the exported parts (strict per part, SHA-256 checked) over the
+    parts' own initialisation and leaves the other parts alone."""
+    from tgl_mm.models.utils.part_checkpoint import load_model_parts, save_model_parts
+    from tgl_mm.models.utils.sam2_checkpoint import file_sha256
+    from tgl_mm.utils.checkpoint import CheckpointContentError, CheckpointMismatchError
+
+    source = build(text_dir, seed=1)
+    path = tmp_path / 'parts.pt'
+    save_model_parts(source.state_dict(), path, ('neck', 'prompt', 'head'))
+    fresh = build(text_dir, seed=2)
+    model = build(text_dir, seed=2, pretrained=dict(checkpoint=str(path),
+                                                    checkpoint_sha256=file_sha256(path)))
+    for key, value in model.state_dict().items():
+        want = source if key.split('.', 1)[0] in ('neck', 'prompt', 'head') else fresh
+        assert torch.equal(value, want.state_dict()[key]), key
+    with pytest.raises(ValueError, match='SHA-256'):
+        build(text_dir, pretrained=dict(checkpoint=str(path), checkpoint_sha256='0' * 64))
+    with pytest.raises(ValueError, match='pretrained needs checkpoint'):
+        build(text_dir, pretrained=dict(path=str(path)))
+    with pytest.raises(ValueError, match='no weights of'):
+        save_model_parts(source.state_dict(), tmp_path / 'x.pt', ('tam',))
+    assert not (tmp_path / 'x.pt').exists()
+    other = build(text_dir, neck=dict(type='CrossModalAdapter', vision_dims=(48, 96, 192),
+                                      text_dim=TEXT_DIM, dim=16, num_heads=4))
+    with pytest.raises(CheckpointMismatchError, match="part 'neck'.*wrong shape"):
+        load_model_parts(other, path)
+    torch.save({'state_dict': source.state_dict()}, tmp_path / 'full.pth')
+    with pytest.raises(CheckpointContentError, match='not a parts checkpoint'):
+        load_model_parts(model, tmp_path / 'full.pth')

@@ -31,6 +31,9 @@ from tgl_mm.visualization.overlay import PALETTE, overlay_mask
 
 LEGEND_ROW = 18     # legend height per sentence (pixels)
 TIMELINE_ROW = 8    # M+ timeline height per sentence (pixels)
+#: overlay video codec by file suffix: mp4v for ``.mp4`` (what players and OpenCV read), VP8 for
+#: ``.webm`` (what browsers play; the pip OpenCV wheels cannot encode H.264)
+OVERLAY_FOURCC = {'.mp4': 'mp4v', '.webm': 'VP80'}
 
 
 def parse_spans(spec: str, num_frames: int) -> np.ndarray:
@@ -143,16 +146,23 @@ def read_mask(path: Path) -> np.ndarray:
 
 def write_overlay(source, root: Path, run: VideoRun, texts: Sequence[str], path: Path,
                   progress: bool = False) -> None:
-    """Render ``overlay.mp4`` (mp4v) by decoding the video again, frame by frame, with the
-    masks read back from ``root``; written atomically."""
+    """Render the overlay video by decoding the video again, frame by frame, with the masks
+    read back from ``root``; written atomically. The codec follows ``path``'s suffix
+    (:data:`OVERLAY_FOURCC`: ``.mp4`` mp4v, ``.webm`` VP8)."""
     from tqdm import tqdm
 
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in OVERLAY_FOURCC:
+        raise ValueError(f'overlay video {path}: unknown suffix {suffix!r} '
+                         f'(one of {sorted(OVERLAY_FOURCC)})')
+    fourcc = OVERLAY_FOURCC[suffix]
     height, width = run.ori_shape
     size = (width, height + len(texts) * (LEGEND_ROW + TIMELINE_ROW))
-    with atomic_path(path, suffix='.mp4') as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*'mp4v'), run.fps, size)
+    with atomic_path(path, suffix=suffix) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), run.fps, size)
         if not writer.isOpened():
-            raise OSError(f'cannot write {path}: OpenCV has no mp4v encoder here')
+            raise OSError(f'cannot write {path}: OpenCV has no {fourcc} encoder here')
         try:
             frames = tqdm(zip(range(run.num_frames), source), total=run.num_frames,
                           unit='frame', desc='overlay', disable=not progress,
@@ -190,9 +200,9 @@ def result_record(source_name: str, texts: Sequence[str], run: VideoRun, groundi
 
 
 def infer_video(model: torch.nn.Module, source: str | os.PathLike, texts: Sequence[str],
-                out_dir: str | os.PathLike, grounding: str | None = None,
+                out_dir: str | os.PathLike, grounding: str | dict | None = None,
                 mplus_specs: Sequence[str] = (), overlay: bool = True,
-                progress: bool = True) -> dict:
+                progress: bool = True, overlay_name: str = 'overlay.mp4') -> dict:
     """Segment ``texts`` on a video file or frame folder and write ``out_dir`` (see the module
     docstring).
 
@@ -201,18 +211,25 @@ def infer_video(model: torch.nn.Module, source: str | os.PathLike, texts: Sequen
         source: a video file or a folder of frames.
         texts: the sentences.
         out_dir: the output folder.
-        grounding: a ``GROUNDINGS`` name; default ``oracle`` with ``mplus_specs``, else
-            ``none``.
+        grounding: a ``GROUNDINGS`` name or config (e.g. ``dict(type='moment_retrieval',
+            pred_file=...)``, whose qids are ``video/<k>`` for sentence k); default ``oracle``
+            with ``mplus_specs``, else ``none``.
         mplus_specs: M+ spans (:func:`parse_spans`): none, one for every sentence, or one per
             sentence.
-        overlay: write ``overlay.mp4``.
+        overlay: write the overlay video.
         progress: progress bars.
+        overlay_name: the overlay's file name; its suffix picks the codec
+            (:data:`OVERLAY_FOURCC`; ``overlay.webm`` plays in browsers).
 
     Returns:
         the ``result.json`` record.
     """
     start = time.perf_counter()
     texts = clean_texts(texts)
+    if overlay and (Path(overlay_name).name != overlay_name
+                    or Path(overlay_name).suffix.lower() not in OVERLAY_FOURCC):
+        raise ValueError(f'overlay_name {overlay_name!r} must be a file name ending in one of '
+                         f'{sorted(OVERLAY_FOURCC)}')
     if len(mplus_specs) not in (0, 1, len(texts)):
         raise ValueError(f'give --mplus once (every sentence) or once per sentence '
                          f'({len(texts)}), got {len(mplus_specs)}')
@@ -235,14 +252,16 @@ def infer_video(model: torch.nn.Module, source: str | os.PathLike, texts: Sequen
         run = segment_expressions(model, frames, texts, on_mask, grounding=grounding,
                                   mplus=mplus, tmp_dir=stage, progress=progress)
         name = grounding or ('oracle' if mplus else 'none')
+        if isinstance(name, dict):
+            name = str(name.get('type'))
         overlay_start = time.perf_counter()
         if overlay:
-            write_overlay(frames, stage, run, texts, stage / 'overlay.mp4', progress)
+            write_overlay(frames, stage, run, texts, stage / overlay_name, progress)
         timings = dict(run.timings, overlay=time.perf_counter() - overlay_start)
         shutil.rmtree(out / 'masks', ignore_errors=True)
         os.replace(stage / 'masks', out / 'masks')
         if overlay:
-            os.replace(stage / 'overlay.mp4', out / 'overlay.mp4')
+            os.replace(stage / overlay_name, out / overlay_name)
         timings['total'] = time.perf_counter() - start
         record = result_record(str(source), texts, run, name, timings)
         atomic_dump_json(record, out / 'result.json', indent=1)
@@ -251,6 +270,6 @@ def infer_video(model: torch.nn.Module, source: str | os.PathLike, texts: Sequen
     return record
 
 
-__all__ = ['infer_video', 'parse_spans', 'flags_to_spans', 'read_texts_file',
+__all__ = ['OVERLAY_FOURCC', 'infer_video', 'parse_spans', 'flags_to_spans', 'read_texts_file',
            'render_overlay_frame', 'write_overlay', 'result_record', 'mask_path', 'read_mask',
            'write_mask']

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from mmengine.logging import print_log
 
-from tgl_mm.evaluation.families import FAMILIES_FILE
+from tgl_mm.evaluation.families import FAMILIES_FILE, load_families
 from tgl_mm.registry import DATASETS
 
 from .base_rvos_dataset import BaseRVOSDataset
@@ -42,6 +43,9 @@ class MeViSDataset(BaseRVOSDataset):
         split: ``'train'``, ``'valid_u'`` or ``'valid'`` (any sub-directory in this layout).
         pipeline: transforms; see ``configs/_base_/datasets/mevis_m.py``.
         moment_file: MeViS-M moment file, relative to ``data_root`` unless absolute.
+        families: keep only the expressions of these families (``{split}/
+            expression_families.json``, e.g. ``('appearance', 'event')`` for single-frame
+            referring pretraining on the synthetic set); None keeps all.
         **kwargs: see :class:`~tgl_mm.datasets.base_rvos_dataset.BaseRVOSDataset`
             (``missing_moments``, ``test_mode``, ``skip_invalid``, ``check_frames``, ...).
     """
@@ -49,7 +53,12 @@ class MeViSDataset(BaseRVOSDataset):
     METAINFO = dict(dataset_name='mevis')
 
     def __init__(self, data_root: str, split: str, pipeline=(), moment_file: str | None = None,
-                 **kwargs: Any) -> None:
+                 families: Sequence[str] | None = None, **kwargs: Any) -> None:
+        if isinstance(families, str):
+            families = (families,)
+        self.families = None if families is None else tuple(families)
+        if self.families is not None and not self.families:
+            raise ValueError('MeViSDataset: families is empty (None keeps every expression)')
         super().__init__(data_root=data_root, split=split, pipeline=pipeline,
                          moment_file=moment_file, **kwargs)
         families = os.path.join(self.split_dir, FAMILIES_FILE)
@@ -91,9 +100,27 @@ class MeViSDataset(BaseRVOSDataset):
 
     def load_data_list(self) -> list[dict]:
         try:
-            return super().load_data_list()
+            return self._keep_families(super().load_data_list())
         finally:  # the parsed JSON is no longer needed: the store holds the RLEs
             self._mask_dict, self._anno_rows = {}, {}
+
+    def _keep_families(self, data_list: list[dict]) -> list[dict]:
+        if self.families is None:
+            return data_list
+        path = os.path.join(self.split_dir, FAMILIES_FILE)
+        if not os.path.isfile(path):
+            raise DataFormatError(f'families={self.families} needs a families file', file=path)
+        tags = load_families(path)
+        known = set(tags.values())
+        unknown = [f for f in self.families if f not in known]
+        if unknown:
+            raise ValueError(f'file {path}: no expression of families {unknown} (it has '
+                             f'{sorted(known)})')
+        kept = [d for d in data_list
+                if tags.get((str(d['video_id']), str(d['exp_id']))) in self.families]
+        print_log(f'[mevis/{self.split}] families {list(self.families)}: {len(kept)} of '
+                  f'{len(data_list)} expressions', logger='current', level=logging.INFO)
+        return kept
 
     def frame_dir(self, video: VideoMeta) -> str:
         return os.path.join(self.split_dir, 'JPEGImages', video.video_id)

@@ -76,3 +76,44 @@ def largest_span(mask: torch.Tensor) -> torch.Tensor:
     out = torch.zeros_like(mask)
     out[best_start:best_start + best_len] = True
     return out
+
+
+def window_iou(a: Sequence[int], b: Sequence[int]) -> float:
+    """Temporal IoU of two half-open integer windows ``[start, end)``."""
+    inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = (a[1] - a[0]) + (b[1] - b[0]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+DEGRADE_MODES = ('shift', 'shrink', 'widen')
+
+
+def degrade_window(window: Sequence[int], num_frames: int, iou: float, mode: str,
+                   side: float = 0.5) -> tuple[int, int]:
+    """A window of frames ``[0, num_frames)`` whose IoU with ``window`` (half-open) is about
+    ``iou``, made the way a retrieval model errs: ``shift`` (same length, moved later, or earlier
+    when ``side < 0.5``), ``shrink`` (a part of it, placed by ``side`` in [0, 1]) or ``widen``
+    (it plus margins, split by ``side``). Rounded to whole frames and clipped to the video, so the
+    achieved IoU (:func:`window_iou`) may differ a little; never empty."""
+    if not 0.0 < iou <= 1.0:
+        raise ValueError(f'iou must be in (0, 1], got {iou}')
+    if mode not in DEGRADE_MODES:
+        raise ValueError(f'mode must be one of {DEGRADE_MODES}, got {mode!r}')
+    start, end = int(window[0]), int(window[1])
+    length = end - start
+    if length <= 0 or start < 0 or end > num_frames:
+        raise ValueError(f'window {list(window)} is not inside [0, {num_frames})')
+    if mode == 'shift':
+        d = round(length * (1 - iou) / (1 + iou))
+        s = start + d if side >= 0.5 else start - d
+        s = min(max(s, 0), num_frames - length)
+        out = (s, s + length)
+    elif mode == 'shrink':
+        new = max(1, round(length * iou))
+        s = start + round((length - new) * side)
+        out = (s, s + new)
+    else:
+        extra = round(length / iou) - length
+        before = round(extra * side)
+        out = (max(0, start - before), min(num_frames, end + extra - before))
+    return out

@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 import torch
-from mmengine.logging import MMLogger
+from mmengine.logging import MMLogger, print_log
 from mmengine.model import BaseModel
 from torch import Tensor
 
@@ -17,6 +17,7 @@ from tgl_mm.models.heads.mdp_head import postprocess_mask_logits, upsample_mask_
 from tgl_mm.models.necks.lockstep_encoder import raw_from_trunk
 from tgl_mm.models.segmentors.chunked_features import ChunkedFeatures, path_chunks
 from tgl_mm.models.segmentors.shared_features import FrameLoader, SharedFrameFeatures
+from tgl_mm.models.utils.part_checkpoint import load_model_parts
 from tgl_mm.registry import GROUNDINGS, MODELS
 from tgl_mm.structures import VideoDataSample
 
@@ -64,6 +65,10 @@ class TGLSAM2(BaseModel):
         loss: ``OSSLoss`` config.
         tam: ``TemporalAlignmentModule`` config, or None.
         data_preprocessor: defaults to ``VideoDataPreprocessor``.
+        pretrained: ``dict(checkpoint=..., checkpoint_sha256=...)``: a parts checkpoint
+            (:mod:`~tgl_mm.models.utils.part_checkpoint`, e.g. the adapter, prompt and head of a
+            referring-image pretraining) loaded by :meth:`init_weights` on top of the parts' own
+            initialisation (SHA-256 checked when given); None: no such stage.
         train_cfg: unused keys are rejected; none are needed today.
         test_cfg: ``grounding`` (GROUNDINGS config, default ``dict(type='oracle')``),
             ``chunk_size`` (frames encoded together at inference, default 8),
@@ -75,8 +80,9 @@ class TGLSAM2(BaseModel):
 
     def __init__(self, image_backbone: dict, text_backbone: dict, neck: dict | None,
                  prompt: dict | None, head: dict, loss: dict, tam: dict | None = None,
-                 data_preprocessor: dict | None = None, train_cfg: dict | None = None,
-                 test_cfg: dict | None = None, init_cfg: dict | list | None = None) -> None:
+                 data_preprocessor: dict | None = None, pretrained: dict | None = None,
+                 train_cfg: dict | None = None, test_cfg: dict | None = None,
+                 init_cfg: dict | list | None = None) -> None:
         # built from our registry, so the model also builds outside a tgl_mm default scope
         preprocessor = data_preprocessor or dict(type='VideoDataPreprocessor')
         if isinstance(preprocessor, dict):
@@ -89,6 +95,12 @@ class TGLSAM2(BaseModel):
         self.head = MODELS.build(head)
         self.loss_module = MODELS.build(loss)
         self.tam = MODELS.build(tam) if tam is not None else None
+        self.pretrained = dict(pretrained) if pretrained else None
+        if self.pretrained is not None and (
+                set(self.pretrained) - {'checkpoint', 'checkpoint_sha256'}
+                or 'checkpoint' not in self.pretrained):
+            raise ValueError(f'TGLSAM2.pretrained needs checkpoint (and optionally '
+                             f'checkpoint_sha256), got keys {sorted(self.pretrained)}')
         if train_cfg:
             raise ValueError(f'TGLSAM2.train_cfg takes no keys today, got {sorted(train_cfg)}')
         test_cfg = dict(test_cfg or {})
@@ -137,8 +149,14 @@ class TGLSAM2(BaseModel):
                              f'{self.tam.text_dim}')
 
     def init_weights(self) -> None:
-        """Initialise, then report the trainable-parameter budget (paper: ~17M, 8.4%)."""
+        """Initialise (then load the ``pretrained`` parts), then report the trainable-parameter
+        budget (paper: ~17M, 8.4%)."""
         super().init_weights()
+        if self.pretrained is not None:
+            parts = load_model_parts(self, self.pretrained['checkpoint'],
+                                     self.pretrained.get('checkpoint_sha256'))
+            print_log(f'TGLSAM2: loaded {list(parts)} from {self.pretrained["checkpoint"]}',
+                      logger='current')
         self.log_parameter_counts()
 
     def parameter_counts(self) -> dict[str, tuple[int, int]]:

@@ -1,0 +1,327 @@
+"""The paper's ablations (Tables 2-3) and the tiny recipe's figures on synthetic MeViS-M, over
+several training seeds: per-family J&F, the sentence-swap gap and the rule baselines.
+
+    python benchmarks/synthetic_ablation.py [--rows NAME ...] [--seeds 0 1 2] [--jobs 2] \
+        [--data-seed 1] [--out benchmarks/results] [--cfg-options KEY=VALUE ...]
+
+Generates the data (``data/synthetic_mevis_m_seed<N>``) when missing, then for every row and
+training seed runs the project's own commands, as ``make demo`` does: ``tools/train.py CONFIG
+--seed S`` on the data seed's train split, ``tools/test.py`` on its ``valid_u`` once per test of
+the row (a grounding, or ``oracle_swapped``: every sentence swapped for another expression's of
+the same video). Runs go in parallel single-threaded processes (``--jobs``); finished runs are
+not redone (delete ``--work-dir`` to start over). Writes ``OUT/synthetic_ablation.json``
+(``{"rows": [{"name", "family", "grounding", "seeds", "jf", "j", "f"}]}``, one row per
+(config, family, test), family ``all`` for the whole split, plus ``swap_gap`` rows), a Markdown
+table (mean ± std) and, with matplotlib, a PNG, atomically. The shipped stages (stage 0, image
+pretraining, ``docs/tiny_recipe.md``) were made on data seed 0, so data seed 1 is unseen by every
+stage.
+
+Rows (:data:`ROWS`; the configs change only what the row names, see
+``configs/tgl/ablations/tiny/``): Table 2 ``baseline`` (tested with every frame as M+),
+``sampling``, ``sampling+mdp``, ``sampling+oss``, ``tgl`` (the tiny recipe; oracle, none and
+swapped); Table 3 ``mfe+memall`` and ``nomfe+memplus`` (``sampling+oss`` is no-MFE + memory from
+all frames, ``tgl`` MFE + memory from M+).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = 'configs/tgl/tgl_tiny_synthetic.py'
+ABL = 'configs/tgl/ablations/tiny'
+FAMILIES = ('appearance', 'event', 'motion', 'all')
+
+
+@dataclass(frozen=True)
+class Row:
+    """An ablation row: the config to train and the tests to run on its checkpoints."""
+
+    config: str
+    tests: tuple[str, ...] = ('oracle',)
+
+
+ROWS: dict[str, Row] = {
+    'baseline': Row(f'{ABL}/t2_baseline.py', ('none',)),
+    'sampling': Row(f'{ABL}/t2_sampling.py'),
+    'sampling+mdp': Row(f'{ABL}/t2_sampling_mdp.py'),
+    'sampling+oss': Row(f'{ABL}/t2_sampling_oss.py'),
+    'tgl': Row(TINY, ('oracle', 'none', 'oracle_swapped', 'mr@0.9', 'mr@0.7', 'mr@0.5',
+                      'mr@0.3')),
+    'mfe+memall': Row(f'{ABL}/t3_mfe_memall.py'),
+    'nomfe+memplus': Row(f'{ABL}/t3_nomfe_memplus.py'),
+}
+
+
+def _demo():
+    """tools/demo.py as a module (its report helpers: latest_report, family_jf, swap_gap)."""
+    spec = importlib.util.spec_from_file_location('tgl_demo', REPO / 'tools' / 'demo.py')
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(cmd: list[str], log: Path) -> None:
+    """Run a command single-threaded from the repository root, appending to ``log``."""
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    with open(log, 'a') as f:
+        f.write(f'$ {" ".join(cmd)}\n')
+        f.flush()
+        code = subprocess.run(cmd, cwd=REPO, stdout=f, stderr=subprocess.STDOUT,
+                              env=env).returncode
+    if code:
+        raise RuntimeError(f'exit {code}: {" ".join(cmd)} (log: {log})')
+
+
+def test_args(test: str, data_root: str, grounding_dir: Path) -> tuple[list[str], list[str]]:
+    """``tools/test.py`` arguments of a test: ``<grounding>``, ``<grounding>_swapped`` (every
+    sentence swapped) or ``mr@<iou>`` (moment retrieval from the oracle moments degraded to that
+    window IoU, written once by ``tools/analysis/degrade_moments.py``): (arguments, extra
+    ``--cfg-options``)."""
+    if test.startswith('mr@'):
+        iou = test[3:]
+        pred = grounding_dir / f'mr_iou{iou}.jsonl'
+        if not pred.is_file():
+            grounding_dir.mkdir(parents=True, exist_ok=True)
+            subprocess.run([sys.executable, 'tools/analysis/degrade_moments.py', '--data-root',
+                            data_root, '--split', 'valid_u', '--iou', iou, '--out', str(pred)],
+                           cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        return ['--grounding', 'moment_retrieval', '--grounding-options', f'pred_file={pred}'], []
+    swap = ['test_dataloader.dataset.swap_sentences=True'] if test.endswith('_swapped') else []
+    return ['--grounding', test.removesuffix('_swapped')], swap
+
+
+def one_seed(seed: int, data_root: str, work: Path, extra: list[str], config: str = TINY,
+             tests: tuple[str, ...] = ROWS['tgl'].tests) -> dict:
+    """Train ``config`` with ``seed`` and run each test (:func:`test_args`); return
+    ``{test: rvos_report}``. Finished steps are not redone."""
+    demo = _demo()
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / 'run.log'
+    data = [f'{loader}.dataset.data_root={data_root}'
+            for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    if not (work / 'last_checkpoint').is_file():
+        run([sys.executable, 'tools/train.py', config, '--seed', str(seed), '--work-dir',
+             str(work), '--cfg-options', *data, 'train_cfg.val_interval=100000', *extra], log)
+    ckpt = (work / 'last_checkpoint').read_text().strip()
+    reports = {}
+    for test in tests:
+        test_dir = work / f'test_{test}'
+        if not list(test_dir.glob('*/rvos_report.json')):
+            args, cfg = test_args(test, data_root, work.parent.parent / 'grounding')
+            run([sys.executable, 'tools/test.py', config, ckpt, '--work-dir', str(test_dir),
+                 *args, '--cfg-options', *data, *cfg], log)
+        reports[test] = demo.latest_report(test_dir)
+    return reports
+
+
+def family_scores(report: dict, keys: set | None = None) -> dict[str, dict[str, float | None]]:
+    """``{family: {"jf", "j", "f"}}`` (means over the report's expressions, ``keys`` only)."""
+    recs = [r for r in report['per_expression'] if r.get('J&F') is not None
+            and (keys is None or (str(r['video_id']), str(r['exp_id'])) in keys)]
+    out = {}
+    for fam in FAMILIES:
+        sel = [r for r in recs if fam == 'all' or r.get('family') == fam]
+        out[fam] = {k: (float(np.mean([r[m] for r in sel])) if sel else None)
+                    for k, m in (('jf', 'J&F'), ('j', 'J'), ('f', 'F'))}
+    return out
+
+
+def collect(results: dict[str, dict[int, dict]]) -> list[dict]:
+    """JSON rows from ``{row: {seed: {test: report}}}``: one per (row, family, test), plus the
+    swap gap (own minus swapped sentence, on the expressions with a swap partner)."""
+    out = []
+    for name, per_seed in results.items():
+        seeds = sorted(per_seed)
+        tests = [t for t in per_seed[seeds[0]] if all(t in per_seed[s] for s in seeds)]
+        scores = {t: {s: family_scores(per_seed[s][t]) for s in seeds} for t in tests}
+        for test in tests:
+            for fam in FAMILIES:
+                out.append({'name': name, 'family': fam, 'grounding': test, 'seeds': seeds,
+                            **{k: [scores[test][s][fam][k] for s in seeds]
+                               for k in ('jf', 'j', 'f')}})
+        for test in tests:
+            if not test.endswith('_swapped') or test.removesuffix('_swapped') not in tests:
+                continue
+            own = test.removesuffix('_swapped')
+            gaps = {}
+            for s in seeds:
+                swapped = per_seed[s][test]
+                keys = {(str(r['video_id']), str(r['exp_id']))
+                        for r in swapped['per_expression']}
+                a, b = family_scores(per_seed[s][own], keys), family_scores(swapped)
+                gaps[s] = {f: {k: None if a[f][k] is None or b[f][k] is None
+                               else a[f][k] - b[f][k] for k in ('jf', 'j', 'f')}
+                           for f in FAMILIES}
+            for fam in FAMILIES:
+                out.append({'name': name, 'family': fam, 'grounding': f'{own}: swap gap',
+                            'seeds': seeds, **{k: [gaps[s][fam][k] for s in seeds]
+                                               for k in ('jf', 'j', 'f')}})
+    return out
+
+
+def mean_std(values: list[float | None]) -> str:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return '-'
+    return f'{np.mean(vals):.1f} ± {np.std(vals):.1f}'
+
+
+def format_markdown(rows: list[dict], rules: dict, data_seed: int) -> str:
+    lines = [f'J&F on synthetic MeViS-M `valid_u` (data seed {data_seed}), mean ± std over '
+             'training seeds:', '',
+             '| row | test | seeds | ' + ' | '.join(FAMILIES) + ' |',
+             '|---|---|---|' + '---|' * len(FAMILIES)]
+    table: dict[tuple[str, str], dict[str, dict]] = {}
+    for r in rows:
+        table.setdefault((r['name'], r['grounding']), {})[r['family']] = r
+    for (name, test), fams in table.items():
+        seeds = fams['all']['seeds']
+        lines.append(f'| {name} | {test} | {",".join(map(str, seeds))} | ' + ' | '.join(
+            mean_std(fams[f]['jf']) for f in FAMILIES) + ' |')
+    for name, scores in rules.items():
+        lines.append(f'| rule `{name}` (given GT masks) | - | - | ' + ' | '.join(
+            '-' if scores.get(f) is None else f'{scores[f]:.1f}' for f in FAMILIES) + ' |')
+    return '\n'.join(lines)
+
+
+def plot(rows: list[dict], path: Path) -> bool:
+    """Bar chart of mean ± std J&F per row/test and family; False without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    from tgl_mm.utils.fileio import atomic_path
+    groups = list(dict.fromkeys((r['name'], r['grounding']) for r in rows))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(groups)), 4))
+    width = 0.8 / len(FAMILIES)
+    for i, fam in enumerate(FAMILIES):
+        means, stds = [], []
+        for g in groups:
+            vals = [v for r in rows if (r['name'], r['grounding']) == g and r['family'] == fam
+                    for v in r['jf'] if v is not None]
+            means.append(np.mean(vals) if vals else 0.0)
+            stds.append(np.std(vals) if vals else 0.0)
+        ax.bar(np.arange(len(groups)) + i * width, means, width, yerr=stds, label=fam,
+               capsize=2)
+    ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2)
+    ax.set_xticklabels([f'{n}\n{t}' for n, t in groups], fontsize=7)
+    ax.set_ylabel('J&F')
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format='png', dpi=120)
+    plt.close(fig)
+    return True
+
+
+def plot_grounding(rows: list[dict], path: Path, name: str = 'tgl') -> bool:
+    """J&F against the window IoU of degraded moment retrieval (``mr@<iou>`` tests of row
+    ``name``), per family, with ``oracle`` and ``none`` as horizontal lines; False without
+    matplotlib or without such tests."""
+    points = sorted({float(r['grounding'][3:]) for r in rows
+                     if r['name'] == name and r['grounding'].startswith('mr@')})
+    if not points:
+        return False
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    from tgl_mm.utils.fileio import atomic_path
+
+    def mean_jf(test: str, fam: str) -> float | None:
+        vals = [v for r in rows if r['name'] == name and r['grounding'] == test
+                and r['family'] == fam for v in r['jf'] if v is not None]
+        return float(np.mean(vals)) if vals else None
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, fam in enumerate(FAMILIES):
+        color = f'C{i}'
+        ys = [mean_jf(f'mr@{x:g}', fam) for x in points]
+        ax.plot(points, ys, 'o-', color=color, label=f'{fam}: moment retrieval')
+        for test, style in (('oracle', '--'), ('none', ':')):
+            y = mean_jf(test, fam)
+            if y is not None:
+                ax.axhline(y, color=color, linestyle=style, linewidth=1)
+    ax.set_xlabel('moment-retrieval window IoU with the oracle moments')
+    ax.set_ylabel('J&F')
+    ax.set_title(f'{name}: grounding quality (dashed: oracle, dotted: none)', fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format='png', dpi=120)
+    plt.close(fig)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--rows', nargs='+', choices=list(ROWS), default=list(ROWS))
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    p.add_argument('--jobs', type=int, default=2)
+    p.add_argument('--data-seed', type=int, default=1)
+    p.add_argument('--out', default='benchmarks/results')
+    p.add_argument('--work-dir', default='work_dirs/synthetic_ablation')
+    p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
+                   help='passed to tools/train.py (e.g. train_cfg.max_iters=20)')
+    args = p.parse_args(argv)
+    sys.path.insert(0, str(REPO))
+    from tgl_mm.datasets.synthetic.rules import score_rules
+    from tgl_mm.utils.fileio import atomic_dump_json, atomic_path
+
+    data_root = f'data/synthetic_mevis_m_seed{args.data_seed}'
+    start = time.perf_counter()
+    subprocess.run([sys.executable, 'tools/data/make_synthetic_mevis_m.py', '--out-dir',
+                    data_root, '--seed', str(args.data_seed), '--skip-existing', '--no-progress'],
+                   cwd=REPO, check=True)
+    work = REPO / args.work_dir / f'data{args.data_seed}'
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {(name, s): pool.submit(one_seed, s, data_root,
+                                          work / name.replace('+', '_') / f'seed{s}',
+                                          args.cfg_options, ROWS[name].config, ROWS[name].tests)
+                   for name in args.rows for s in args.seeds}
+        results: dict[str, dict[int, dict]] = {}
+        for (name, s), future in futures.items():
+            results.setdefault(name, {})[s] = future.result()
+    rows = collect(results)
+    rules = {name: {fam: v['J&F'] for fam, v in {**res['per_family'],
+                                                 'all': res['overall']}.items()}
+             for name, res in score_rules(REPO / data_root, 'valid_u',
+                                          ('all_objects', 'named_look', 'best')).items()}
+    minutes = (time.perf_counter() - start) / 60
+    out = REPO / args.out
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / 'synthetic_ablation'
+    atomic_dump_json({'data_seed': args.data_seed, 'cfg_options': args.cfg_options,
+                      'minutes': round(minutes, 1), 'jobs': args.jobs, 'rows': rows,
+                      'rules': rules}, f'{stem}.json')
+    table = format_markdown(rows, rules, args.data_seed)
+    command = (f'python benchmarks/synthetic_ablation.py --rows {" ".join(args.rows)} '
+               f'--seeds {" ".join(map(str, args.seeds))} --data-seed {args.data_seed}')
+    with atomic_path(f'{stem}.md') as tmp:
+        Path(tmp).write_text(f'{table}\n\n({minutes:.0f} minutes with --jobs {args.jobs}; '
+                             f'`{command}`)\n')
+    drawn = plot(rows, Path(f'{stem}.png'))
+    plot_grounding(rows, Path(f'{stem}_grounding.png'))
+    print(table)
+    print(f'written {stem}.json, .md{", .png" if drawn else " (no matplotlib: no plot)"} '
+          f'({minutes:.0f} min)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

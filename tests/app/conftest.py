@@ -1,0 +1,58 @@
+"""Shared fixtures for the demo app tests: a tiny random-init TGL model (64 px, a 32-d BERT text
+encoder), its config and checkpoint on disk, and a short generated MP4.
+
+(pytest runs with ``--import-mode=importlib``: test modules cannot import this file, so the
+helpers are fixtures.)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+from tgl_mm.apis import init_model
+from tgl_mm.app.examples import write_mp4
+from tgl_mm.datasets.synthetic import random_video
+from tgl_mm.models.backbones.text_encoder import save_tiny_text_encoder
+
+REPO = Path(__file__).resolve().parents[2]
+NUM_FRAMES = 12
+
+
+@pytest.fixture(scope='session')
+def tiny_app_files(tmp_path_factory) -> dict:
+    """``config``, ``checkpoint`` (random-init weights) and ``model`` of a tiny TGL, and
+    ``video``: a generated 12-frame 96x72 synthetic MP4."""
+    root = tmp_path_factory.mktemp('app_model')
+    text_dir = save_tiny_text_encoder(root / 'bert', 'bert', hidden_size=32, num_layers=4)
+    cfg = Config.fromfile(str(REPO / 'configs/tgl/tgl_tiny_synthetic.py'))
+    cfg.merge_from_dict({
+        'model.image_backbone.image_size': 64, 'model.head.image_size': 64,
+        'model.text_backbone.model_dir': str(text_dir), 'model.neck.text_dim': 32,
+        'model.prompt.text_dim': 32, 'model.test_cfg.chunk_size': 2})
+    # absolute stage-0 paths: the app may run from another folder
+    for part in ('image_backbone', 'head'):
+        cfg.model[part]['checkpoint'] = str(REPO / cfg.model[part]['checkpoint'])
+    config = root / 'tiny.py'
+    cfg.dump(str(config))
+    torch.manual_seed(0)
+    model = init_model(cfg)
+    checkpoint = root / 'tiny.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, checkpoint)
+    _, frames, _ = random_video(np.random.default_rng(3), 96, 72, NUM_FRAMES, kind='motion')
+    video = write_mp4(frames, root / 'clip.mp4', fps=6)
+    return dict(config=config, checkpoint=checkpoint, model=model, video=video,
+                num_frames=NUM_FRAMES)
+
+
+@pytest.fixture(scope='session')
+def tiny_tam_model(tiny_app_files):
+    """The tiny TGL of ``tiny_app_files`` with a (random-init) Temporal Alignment Module."""
+    cfg = Config.fromfile(str(tiny_app_files['config']))
+    cfg.model.tam = dict(type='TemporalAlignmentModule', in_channels=64, text_dim=32,
+                         embed_dim=32, num_heads=4)
+    torch.manual_seed(1)
+    return init_model(cfg)

@@ -1,0 +1,86 @@
+"""benchmarks/synthetic_ablation.py: its row bookkeeping (fast) and the tiny recipe end to end
+(slow): a short TGL training from the shipped stages reads the sentence -- swapping it for
+another expression's lowers J&F on the appearance family."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope='module')
+def bench():
+    spec = importlib.util.spec_from_file_location('synthetic_ablation',
+                                                  REPO / 'benchmarks' / 'synthetic_ablation.py')
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+def _report(scores):
+    return {'per_expression': [dict(video_id=v, exp_id=e, family=f, J=s - 5, F=s + 5,
+                                    **{'J&F': s}) for (v, e, f), s in scores.items()]}
+
+
+def test_rows_json_and_swap_gap(bench, tmp_path):
+    own = _report({('v', '0', 'appearance'): 80.0, ('v', '1', 'event'): 60.0,
+                   ('w', '0', 'motion'): 40.0})
+    swapped = _report({('v', '0', 'appearance'): 30.0, ('v', '1', 'event'): 50.0})
+    results = {'tgl': {0: {'oracle': own, 'none': own, 'oracle_swapped': swapped},
+                       1: {'oracle': own, 'none': swapped, 'oracle_swapped': own}}}
+    rows = bench.collect(results)
+    by = {(r['grounding'], r['family']): r for r in rows}
+    assert by[('oracle', 'all')]['jf'] == [60.0, 60.0]
+    assert by[('oracle', 'appearance')]['j'] == [75.0, 75.0]
+    assert by[('none', 'motion')]['jf'] == [40.0, None]
+    gap = by[('oracle: swap gap', 'appearance')]
+    assert gap['seeds'] == [0, 1] and gap['jf'] == [50.0, 0.0]
+    assert by[('oracle: swap gap', 'all')]['jf'][0] == pytest.approx(30.0)   # w/0 left out
+    table = bench.format_markdown(rows, {'all_objects': {'all': 40.0}}, 1)
+    assert '| tgl | oracle | 0,1 | 80.0 ± 0.0 | 60.0 ± 0.0 | 40.0 ± 0.0 | 60.0 ± 0.0 |' in table
+    assert 'rule `all_objects`' in table
+    if bench.plot(rows, tmp_path / 'p.png'):
+        assert (tmp_path / 'p.png').read_bytes()[:4] == b'\x89PNG'
+
+
+@pytest.mark.slow
+def test_short_tiny_recipe_reads_the_sentence(bench, tmp_path):
+    from tgl_mm.datasets.synthetic import make_synthetic_mevis_m
+    root = tmp_path / 'syn'
+    make_synthetic_mevis_m(root, num_videos=30, num_valid_u=8, num_valid=1, seed=5,
+                           progress=False, log=None)
+    reports = bench.one_seed(0, str(root), tmp_path / 'work', ['train_cfg.max_iters=60'])
+    rows = bench.collect({'tgl': {0: reports}})
+    gap = next(r for r in rows if r['grounding'] == 'oracle: swap gap'
+               and r['family'] == 'appearance')
+    assert gap['jf'][0] is not None and gap['jf'][0] > 10, gap
+
+
+def test_degraded_windows_reach_the_target_iou():
+    from tgl_mm.models.grounding.span_ops import DEGRADE_MODES, degrade_window, window_iou
+    for mode in DEGRADE_MODES:
+        for iou in (0.9, 0.7, 0.5, 0.3):
+            got = degrade_window((20, 40), 100, iou, mode, side=0.3)
+            assert 0 <= got[0] < got[1] <= 100
+            assert abs(window_iou((20, 40), got) - iou) < 0.06, (mode, iou, got)
+    assert degrade_window((0, 10), 10, 0.5, 'widen') == (0, 10)     # clipped: IoU 1
+    with pytest.raises(ValueError, match='inside'):
+        degrade_window((5, 12), 10, 0.5, 'shift')
+
+
+def test_grounding_tests_write_prediction_files(bench, tmp_path):
+    from tgl_mm.datasets.synthetic import make_synthetic_mevis_m
+    from tgl_mm.models.grounding.prediction_files import MomentRetrievalGrounding
+    root = tmp_path / 'syn'
+    make_synthetic_mevis_m(root, num_videos=1, num_valid_u=3, num_valid=1, size=64,
+                           min_frames=12, max_frames=16, progress=False, log=None)
+    args, cfg = bench.test_args('mr@0.5', str(root), tmp_path / 'g')
+    assert args[:2] == ['--grounding', 'moment_retrieval'] and cfg == []
+    pred = args[-1].split('=', 1)[1]
+    MomentRetrievalGrounding(pred_file=pred)        # a valid prediction file
+    assert bench.test_args('oracle_swapped', str(root), tmp_path / 'g') == (
+        ['--grounding', 'oracle'], ['test_dataloader.dataset.swap_sentences=True'])

@@ -1,0 +1,171 @@
+"""The Gradio page of the demo (``tools/app.py``): inputs on the left, results on the right.
+
+One model serves the page; requests go through Gradio's queue one at a time (the model and its
+grounding are shared state), so a second request waits in line, with its position shown, and is
+not lost. Every failure of a request (bad video, empty sentence, malformed spans or prediction
+file, an unexpected exception) becomes a message in the status box; the server keeps serving.
+Needs ``pip install -e .[app]``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import torch
+
+from tgl_mm.apis.video_io import VIDEO_EXTENSIONS
+from tgl_mm.app.examples import Example, make_examples
+from tgl_mm.app.inputs import (
+    GROUNDING_CHOICES,
+    check_video,
+    grounding_config,
+    parse_sentences,
+)
+from tgl_mm.app.session import RequestFolders, run_request
+from tgl_mm.app.timeline import timeline_figure
+
+logger = logging.getLogger(__name__)
+
+#: the error types a request reports as a plain message (input problems, not bugs)
+EXPECTED_ERRORS = (ValueError, FileNotFoundError, KeyError, OSError)
+
+CACHE_SWEEP_S = 3600       # how often Gradio's cache of uploads and results is swept
+CACHE_AGE_S = 6 * 3600     # ... and the age (seconds) from which its files are deleted
+
+INTRO = """# tgl_mm demo: referring video object segmentation with temporal grounding
+Upload a video (or pick a synthetic example), type one sentence per line, choose how M+ (the
+frames where the sentence happens) is found, and press **Segment**. See `docs/app.md`."""
+
+
+def error_message(error: BaseException, hide: dict[str, str]) -> str:
+    """The page's text for ``error``: its message (a ``KeyError`` unquoted), server paths in
+    ``hide`` replaced by what the user knows them as (an upload's file name)."""
+    text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+    text = str(text)
+    for path, name in sorted(hide.items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(path, name)
+    if not isinstance(error, EXPECTED_ERRORS):
+        text = f'unexpected {type(error).__name__}: {text} (details in the server log)'
+    return text
+
+
+class DemoApp:
+    """The model, the request folders and the examples behind one page.
+
+    Args:
+        model: a ``TGLSAM2`` from :func:`~tgl_mm.apis.init_model`.
+        work_dir: request folders and examples go here (served to the page).
+        num_examples: synthetic examples to generate (0: none).
+        keep_requests: request folders kept on disk.
+    """
+
+    def __init__(self, model: torch.nn.Module, work_dir: str | os.PathLike,
+                 num_examples: int = 3, keep_requests: int = 16) -> None:
+        self.model = model
+        self.work_dir = Path(work_dir)
+        self.folders = RequestFolders(self.work_dir / 'requests', keep=keep_requests)
+        self.examples: list[Example] = (make_examples(self.work_dir / 'examples', num_examples)
+                                        if num_examples else [])
+        self._lock = threading.Lock()  # the model is shared state even if the queue is widened
+
+    def example(self, name: str | None) -> tuple[Any, Any, Any, Any]:
+        """Fill the inputs from the example called ``name``: (video, sentences, grounding,
+        spans); unchanged fields for no choice."""
+        for example in self.examples:
+            if example.name == name:
+                return (str(example.video), '\n'.join(example.sentences), 'oracle',
+                        '\n'.join(example.spans))
+        return gr.update(), gr.update(), gr.update(), gr.update()
+
+    def segment(self, video: str | None, sentences: str, grounding: str, spans: str,
+                pred_file: str | None, top_k: float,
+                progress: gr.Progress = gr.Progress(track_tqdm=True)  # noqa: B008
+                ) -> tuple[str, str | None, Any, str | None]:
+        """Run one request: (status markdown, overlay video, timeline figure, masks zip)."""
+        hide = {str(p): Path(p).name for p in (video, pred_file) if p}
+        try:
+            texts = parse_sentences(sentences)
+            path = check_video(video)
+            config, specs = grounding_config(grounding, len(texts), spans, pred_file,
+                                             int(top_k or 1))
+            progress(0.0, desc='waiting for the model')
+            with self._lock:
+                result = run_request(self.model, path, texts, self.folders.new(), config,
+                                     specs)
+            record = result.record
+        except Exception as error:  # noqa: BLE001 - every failure becomes a message
+            if not isinstance(error, EXPECTED_ERRORS):
+                logger.exception('request failed')
+            return f'**Error:** {error_message(error, hide)}', None, None, None
+        timings = record['timings']
+        status = (f'**Done:** {record["num_frames"]} frames x {len(texts)} sentence(s), '
+                  f'grounding `{record["grounding"]}`, {timings["total"]:.1f} s '
+                  f'({timings["frames_per_s"]} frames/s).')
+        return (status, str(result.overlay), timeline_figure(record), str(result.masks_zip))
+
+    def build(self) -> gr.Blocks:
+        """The page (call ``.queue()`` and ``.launch()`` on it, see :func:`launch`)."""
+        # Gradio copies every upload and result into its cache: files older than CACHE_AGE_S are
+        # deleted every CACHE_SWEEP_S, so a long-running server does not fill the disk
+        with gr.Blocks(title='tgl_mm demo', delete_cache=(CACHE_SWEEP_S, CACHE_AGE_S)) as page:
+            gr.Markdown(INTRO)
+            with gr.Row():
+                with gr.Column(scale=2):
+                    example = gr.Dropdown([e.name for e in self.examples], value=None,
+                                          label='Synthetic example', elem_id='example',
+                                          visible=bool(self.examples),
+                                          info='fills the video, sentences and true M+ spans')
+                    video = gr.File(label='Video', file_types=list(VIDEO_EXTENSIONS),
+                                    type='filepath', elem_id='video')
+                    sentences = gr.Textbox(label='Sentences (one per line)', lines=3,
+                                           placeholder='the circle jumping\nthe red square',
+                                           elem_id='sentences')
+                    grounding = gr.Radio(list(GROUNDING_CHOICES), value='none',
+                                         label='Grounding (how M+ is chosen)',
+                                         info='; '.join(f'{k}: {v}' for k, v in
+                                                        GROUNDING_CHOICES.items()),
+                                         elem_id='grounding')
+                    spans = gr.Textbox(label='M+ spans (oracle)', lines=2,
+                                       placeholder='3-12,15  (0-based frames, inclusive; one '
+                                       'line for all sentences or one per sentence)',
+                                       elem_id='spans')
+                    with gr.Row():
+                        pred_file = gr.File(label='Prediction file (moment_retrieval)',
+                                            file_types=['.jsonl', '.json', '.txt'],
+                                            type='filepath', elem_id='pred-file')
+                        top_k = gr.Number(1, label='windows per sentence (top_k)',
+                                          minimum=1, precision=0, elem_id='top-k')
+                    run = gr.Button('Segment', variant='primary', elem_id='run')
+                with gr.Column(scale=3):
+                    status = gr.Markdown('Ready.', elem_id='status')
+                    overlay = gr.Video(label='Overlay (masks, legend, M+ strip per sentence)',
+                                       format=None, interactive=False, loop=True,
+                                       height=420, elem_id='overlay')
+                    gr.Markdown('**M+ (shaded) and per-frame scores**, one row per sentence')
+                    timeline = gr.Plot(show_label=False, format='png', elem_id='timeline')
+                    masks_zip = gr.File(label='Masks (zip: masks/<sentence>/<frame>.png, '
+                                        'result.json)', interactive=False, elem_id='masks-zip')
+            example.change(self.example, example, [video, sentences, grounding, spans],
+                           concurrency_limit=None)
+            run.click(self.segment, [video, sentences, grounding, spans, pred_file, top_k],
+                      [status, overlay, timeline, masks_zip], concurrency_limit=1,
+                      concurrency_id='model')
+        return page
+
+
+def launch(app: DemoApp, host: str = '127.0.0.1', port: int = 7860,
+           max_queue: int = 16, block: bool = True) -> gr.Blocks:
+    """Serve ``app`` on ``host:port`` with a request queue of ``max_queue`` (one request runs
+    at a time); ``block=False`` returns once the server is up."""
+    page = app.build().queue(max_size=max_queue, default_concurrency_limit=1)
+    page.launch(server_name=host, server_port=port, allowed_paths=[str(app.work_dir)],
+                show_error=True, prevent_thread_lock=not block, ssr_mode=False, quiet=False,
+                footer_links=[])
+    return page
+
+
+__all__ = ['DemoApp', 'launch', 'error_message', 'EXPECTED_ERRORS']
