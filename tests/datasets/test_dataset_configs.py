@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import FUNCTIONS
 
 from tgl_mm.datasets.synthetic import make_synthetic_mevis_m
-from tgl_mm.registry import DATASETS, TRANSFORMS
+from tgl_mm.registry import DATA_SAMPLERS, DATASETS, TRANSFORMS
 
 CFG_DIR = Path(__file__).parents[2] / 'configs' / '_base_' / 'datasets'
 NAMES = ['synthetic_mevis_m', 'mevis_m', 'ref_ytvos', 'ref_davis17', 'refcoco']
@@ -32,7 +32,12 @@ def test_config_types_are_registered(name):
         assert DATASETS.get(ds['type']) is not None
         assert FUNCTIONS.get(loader['collate_fn']['type']) is not None
         if key != 'train_dataloader':
-            assert loader['batch_size'] == 1 and ds.get('test_mode') is True
+            # whole videos: one expression per batch, or one video's expressions per batch
+            assert ds.get('test_mode') is True
+            assert loader['batch_size'] == 1 or \
+                loader.get('batch_sampler', {}).get('type') == 'VideoBatchSampler'
+            if 'batch_sampler' in loader:
+                assert DATA_SAMPLERS.get(loader['batch_sampler']['type']) is not None
         for t in ds.get('pipeline', []):
             assert TRANSFORMS.get(t['type']) is not None, t['type']
         if 'pipeline' in ds:

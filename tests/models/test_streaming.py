@@ -141,3 +141,46 @@ def test_bad_video_inputs(model, tmp_path):
 def test_interleave_follows_the_earliest_planned_frame():
     runs = [(iter([(2, 'a'), (0, 'b')]), [2, 0]), (iter([(1, 'c'), (3, 'd')]), [1, 3])]
     assert [(k, t) for k, t, _ in interleave(runs)] == [(1, 1), (0, 2), (0, 0), (1, 3)]
+
+
+def test_test_dataloader_shares_a_videos_expressions(model, tmp_path):
+    """tools/test.py's path: ``VideoBatchSampler`` batches a video's expressions, which
+    ``TGLSAM2.test_step`` segments side by side: masks and object scores equal those of
+    one expression per batch, with far fewer image-encoder passes."""
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import Runner
+
+    from tgl_mm.datasets.synthetic import make_synthetic_mevis_m
+    root = tmp_path / 'syn'
+    make_synthetic_mevis_m(root, num_videos=1, num_valid_u=2, num_valid=1, seed=3,
+                           progress=False, log=None)
+    cfg = Config.fromfile('configs/tgl/tgl_tiny_synthetic.py')
+    loader_cfg = cfg.test_dataloader
+    loader_cfg.dataset.data_root = str(root)
+    for transform in loader_cfg.dataset.pipeline:
+        if transform['type'] == 'VideoResizePad':
+            transform['size'] = model.head.image_size
+    assert loader_cfg.batch_sampler == dict(type='VideoBatchSampler')
+    results, passes, batches = {}, {}, {}
+    for batch_size in (8, 1):
+        with DefaultScope.overwrite_default_scope('tgl_mm'):
+            loader = Runner.build_dataloader(dict(loader_cfg, batch_size=batch_size))
+        model.encoder_counts = dict.fromkeys(model.encoder_counts, 0)
+        results[batch_size], batches[batch_size] = {}, []
+        for data in loader:
+            batches[batch_size].append({s.metainfo['video_id'] for s in data['data_samples']})
+            for sample in model.test_step(data):
+                key = (sample.metainfo['video_id'], sample.metainfo['exp_id'])
+                results[batch_size][key] = (sample.pred_masks, sample.pred_object_scores)
+        passes[batch_size] = model.encoder_counts['trunk_frames']
+        assert model.encoder_counts['expressions'] == len(results[batch_size])
+    assert all(len(videos) == 1 for videos in batches[8])
+    assert len(batches[8]) == 2 and len(batches[1]) == len(results[1]) > 2
+    assert results[8].keys() == results[1].keys()
+    for key, (masks, scores) in results[1].items():
+        assert torch.equal(results[8][key][0], masks), key
+        assert torch.equal(results[8][key][1], scores), key
+    # every frame through the encoder at least once; far fewer passes than one expression per
+    # batch (0.54x here: ~3 expressions a video, a cache of 4 chunks of 2 frames)
+    frames = sum({k[0]: len(v[0]) for k, v in results[1].items()}.values())
+    assert frames <= passes[8] <= 0.6 * passes[1], (frames, passes)

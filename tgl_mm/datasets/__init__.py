@@ -22,6 +22,7 @@ from .transforms import (
     VideoRandomFlip,
     VideoResizePad,
 )
+from .video_batch_sampler import VideoBatchSampler
 from .wrappers import ConcatDataset
 
 __all__ = [
@@ -31,5 +32,5 @@ __all__ = [
     'ExpressionMoments', 'MomentFile', 'load_moments', 'validate_moments',
     'MomentAwareFrameSampler', 'RandomFrameSampler', 'AllFramesSampler', 'LoadVideoFrames',
     'LoadExpressionMasks', 'ObjectSelectiveSupervision', 'VideoResizePad', 'VideoRandomFlip',
-    'VideoColorJitter', 'PackVideoInputs',
+    'VideoColorJitter', 'PackVideoInputs', 'VideoBatchSampler',
 ]

@@ -45,10 +45,11 @@ train_dataloader = dict(
         pipeline=train_pipeline))
 # valid_u: masks and object-level moments -> J&F offline
 val_dataloader = dict(
-    batch_size=1,
+    batch_size=4,   # expressions of one video, segmented side by side (VideoBatchSampler)
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
+    batch_sampler=dict(type='VideoBatchSampler'),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
         type=dataset_type,
@@ -59,10 +60,11 @@ val_dataloader = dict(
         pipeline=test_pipeline))
 # valid: no masks (scored by the MeViS server), video-level moments for oracle grounding
 test_dataloader = dict(
-    batch_size=1,
+    batch_size=4,   # expressions of one video, segmented side by side (VideoBatchSampler)
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
+    batch_sampler=dict(type='VideoBatchSampler'),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
         type=dataset_type,

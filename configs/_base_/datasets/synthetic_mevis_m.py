@@ -45,10 +45,13 @@ train_dataloader = dict(
         split='train',
         moment_file='moments/train.json',
         pipeline=train_pipeline))
+# a batch holds up to 8 expressions of one video, segmented side by side: the image-encoder
+# work that does not depend on the sentence is done once for them (docs/inference.md)
 val_dataloader = dict(
-    batch_size=1,
+    batch_size=8,
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
+    batch_sampler=dict(type='VideoBatchSampler'),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
         type=dataset_type,

@@ -112,6 +112,11 @@ class TGLSAM2(BaseModel):
         self.chunk_size = int(test_cfg.get('chunk_size', 8))
         self.mask_threshold = float(test_cfg.get('mask_threshold', 0.0))
         self.shared_cache_frames = int(test_cfg.get('shared_cache_frames', 4 * self.chunk_size))
+        #: encoder work of :meth:`predict` since construction (``trunk_frames``: image-encoder
+        #: passes, ``raw_frames``, ``adapted_frames`` (see :meth:`predict_expressions`),
+        #: ``expressions``); read by benchmarks, reset by assignment
+        self.encoder_counts = dict(trunk_frames=0, raw_frames=0, adapted_frames=0,
+                                   expressions=0)
         if self.grounding.needs_frame_scores and self.tam is None:
             raise ValueError(f'grounding {type(self.grounding).__name__} needs a TAM: set '
                              'model.tam')
@@ -289,7 +294,8 @@ class TGLSAM2(BaseModel):
         ``inputs`` (B, T, 3, S, S): normalised float frames, or uint8 frames (normalised chunk
         by chunk). Samples of one video in a batch (same ``video_id`` and frames) are segmented
         side by side, sharing their sentence-independent encoder work
-        (:meth:`predict_expressions`).
+        (:meth:`predict_expressions`); in ``tools/test.py``,
+        :class:`~tgl_mm.datasets.VideoBatchSampler` puts a video's expressions in one batch.
         """
         for rows in same_video_groups(inputs, data_samples):
             self.predict_video(inputs[rows[0]], [data_samples[i] for i in rows])
@@ -318,7 +324,10 @@ class TGLSAM2(BaseModel):
             masks[k][t] = mask
             scores[k][t] = score
 
-        grounded, _ = self.predict_expressions(self.frame_loader(frames), num, group, keep)
+        grounded, counts = self.predict_expressions(self.frame_loader(frames), num, group, keep)
+        counts['expressions'] = len(group)
+        for key, value in counts.items():
+            self.encoder_counts[key] = self.encoder_counts.get(key, 0) + value
         for sample, mask, score, result in zip(group, masks, scores, grounded):
             sample.pred_masks = mask
             sample.pred_mplus = result.mplus.cpu()
@@ -351,7 +360,10 @@ class TGLSAM2(BaseModel):
 
         Returns:
             the K grounding results (``mplus`` (T,), TAM ``frame_scores``) and the encoder
-            work counts (``trunk_frames``: image-encoder passes; ``raw_frames``).
+            work counts (``trunk_frames``: image-encoder passes; ``raw_frames``: frames through
+            the rest of the encoder on the shared F_SAM path; ``adapted_frames``: frames on the
+            adapter path, summed over the sentences: that work depends on the sentence and is
+            never shared).
         """
         shared = SharedFrameFeatures(self.image_backbone, self.neck, load,
                                      self.shared_cache_frames)
@@ -360,9 +372,11 @@ class TGLSAM2(BaseModel):
             else [None] * len(samples)
         grounded = [self.grounding(s, f) for s, f in zip(samples, frame_scores)]
         runs = []
+        adapted_frames = 0
         for tok, result in zip(tokens, grounded):
             mplus = result.mplus.to(self.data_preprocessor.device)
             adapt = self.head.adapted_frames(mplus).cpu()
+            adapted_frames += int(adapt.sum())
             source = ChunkedFeatures(adapt, partial(self._encode_chunk, shared, tok),
                                      self.chunk_size)
             order = [step.frame for step in self.head.plan(mplus)]
@@ -373,7 +387,7 @@ class TGLSAM2(BaseModel):
                                              meta['img_shape'], meta['ori_shape'])
             on_frame(k, t, (logits[0] > self.mask_threshold).cpu(),
                      float(out['object_score_logits'].reshape(())))
-        return grounded, shared.counts()
+        return grounded, dict(shared.counts(), adapted_frames=adapted_frames)
 
     def _encode_chunk(self, shared: SharedFrameFeatures, tokens: dict[str, Tensor],
                       frames: list[int], adapted: bool) -> tuple[dict, Tensor | None]:
