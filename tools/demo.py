@@ -40,6 +40,7 @@ CONFIG = 'configs/tgl/tgl_tiny_synthetic.py'
 GROUNDINGS = ('oracle', 'none')
 SWAP_GROUNDING = 'oracle'
 FAMILY_COLUMNS = ('appearance', 'event', 'motion')
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 @dataclass
@@ -57,11 +58,9 @@ class Context:
     def work(self) -> Path:
         return Path(self.args.work_dir)
 
-    @property
-    def data_options(self) -> list[str]:
-        root = self.args.data_root
-        return [f'{loader}.dataset.data_root={root}'
-                for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    def data_options(self, loaders: Sequence[str] = LOADERS) -> list[str]:
+        """``--cfg-options`` pointing these dataloaders at the demo's data."""
+        return [f'{loader}.dataset.data_root={self.args.data_root}' for loader in loaders]
 
 
 @dataclass
@@ -112,7 +111,7 @@ class ShippedStage:
     sha256: str
     sha_options: tuple[str, ...]
     minutes: int
-    loaders: tuple[str, ...] = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    loaders: tuple[str, ...] = LOADERS
 
 
 SHIPPED_STAGES = (
@@ -124,7 +123,6 @@ SHIPPED_STAGES = (
                  'tools/export_parts.py', 'image_pretrain_checkpoint', 'image_pretrain_sha256',
                  ('model.pretrained.checkpoint_sha256',), 15),
 )
-STAGE0_CONFIG = SHIPPED_STAGES[0].config
 
 
 def shipped_stage(ctx: Context, stage: ShippedStage) -> None:
@@ -145,9 +143,9 @@ def shipped_stage(ctx: Context, stage: ShippedStage) -> None:
     print(f'\n[demo] {stage.name}: remaking {rel} ({why}; about {stage.minutes} minutes on '
           'one core)', flush=True)
     work = ctx.work / stage.name
-    data = [f'{loader}.dataset.data_root={ctx.args.data_root}' for loader in stage.loaders]
     ctx.seconds[stage.name] = run([ctx.python, 'tools/train.py', stage.config, '--work-dir',
-                                   str(work), '--cfg-options', *data, *ctx.model_options])
+                                   str(work), '--cfg-options', *ctx.data_options(stage.loaders),
+                                   *ctx.model_options])
     last = (REPO / work / 'last_checkpoint').read_text().strip()
     ctx.seconds[stage.name] += run([ctx.python, stage.export, last, str(path)])
     got = file_sha256(path)
@@ -164,7 +162,7 @@ def step_shipped(ctx: Context) -> None:
 
 def step_train(ctx: Context) -> None:
     ctx.seconds['train'] = run([ctx.python, 'tools/train.py', CONFIG, '--work-dir',
-                                str(ctx.work), '--cfg-options', *ctx.data_options,
+                                str(ctx.work), '--cfg-options', *ctx.data_options(),
                                 *ctx.model_options, *ctx.args.cfg_options])
     ctx.checkpoint = (REPO / ctx.work / 'last_checkpoint').read_text().strip()
 
@@ -174,7 +172,7 @@ def _test(ctx: Context, name: str, grounding: str, extra: Sequence[str] = ()) ->
         sys.exit('[demo] no checkpoint to test: the train step did not run')
     test_dir = ctx.work / f'test_{name}'
     seconds = run([ctx.python, 'tools/test.py', CONFIG, ctx.checkpoint, '--work-dir',
-                   str(test_dir), '--grounding', grounding, '--cfg-options', *ctx.data_options,
+                   str(test_dir), '--grounding', grounding, '--cfg-options', *ctx.data_options(),
                    *ctx.model_options, *extra])
     ctx.reports[name] = (latest_report(REPO / test_dir), seconds)
 
