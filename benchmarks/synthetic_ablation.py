@@ -9,7 +9,9 @@ training seed runs the project's own commands, as ``make demo`` does: ``tools/tr
 --seed S`` on the data seed's train split, ``tools/test.py`` on its ``valid_u`` once per test of
 the row (a grounding, or ``oracle_swapped``: every sentence swapped for another expression's of
 the same video). Runs go in parallel single-threaded processes (``--jobs``); finished runs are
-not redone (delete ``--work-dir`` to start over). Writes ``OUT/synthetic_ablation.json``
+not redone, and the outputs hold every finished run under ``--work-dir`` (so ``--rows`` and
+``--seeds`` add to earlier invocations; delete it to start over). Writes
+``OUT/synthetic_ablation.json``
 (``{"rows": [{"name", "family", "grounding", "seeds", "jf", "j", "f"}]}``, one row per
 (config, family, test), family ``all`` for the whole split, plus ``swap_gap`` rows), a Markdown
 table (mean ± std) and, with matplotlib, a PNG, atomically. The shipped stages (stage 0, image
@@ -18,8 +20,10 @@ stage.
 
 Rows (:data:`ROWS`; the configs change only what the row names, see
 ``configs/tgl/ablations/tiny/``): Table 2 ``baseline`` (tested with every frame as M+),
-``sampling``, ``sampling+mdp``, ``sampling+oss``, ``tgl`` (the tiny recipe; oracle, none and
-swapped); Table 3 ``mfe+memall`` and ``nomfe+memplus`` (``sampling+oss`` is no-MFE + memory from
+``sampling``, ``sampling+mdp``, ``sampling+oss``, ``tgl`` (the tiny recipe; oracle, none,
+swapped, and moment retrieval from oracle moments degraded to window IoU 0.9/0.7/0.5/0.3,
+``mr@<iou>``, plotted in ``OUT/synthetic_ablation_grounding.png``); Table 3 ``mfe+memall``
+and ``nomfe+memplus`` (``sampling+oss`` is no-MFE + memory from
 all frames, ``tgl`` MFE + memory from M+).
 """
 from __future__ import annotations
@@ -99,6 +103,24 @@ def test_args(test: str, data_root: str, grounding_dir: Path) -> tuple[list[str]
         return ['--grounding', 'moment_retrieval', '--grounding-options', f'pred_file={pred}'], []
     swap = ['test_dataloader.dataset.swap_sentences=True'] if test.endswith('_swapped') else []
     return ['--grounding', test.removesuffix('_swapped')], swap
+
+
+def run_dir(work: Path, name: str, seed: int) -> Path:
+    """Where a row's run with ``seed`` lives under the data seed's work directory."""
+    return work / name.replace('+', '_') / f'seed{seed}'
+
+
+def finished_runs(work: Path) -> list[tuple[str, int]]:
+    """``(row, seed)`` runs under ``work`` whose training and every test finished (the JSON
+    then holds every run made so far, whichever invocation made it)."""
+    done = []
+    for name, row in ROWS.items():
+        for path in sorted(work.glob(f'{name.replace("+", "_")}/seed*')):
+            seed = path.name.removeprefix('seed')
+            if seed.isdigit() and (path / 'last_checkpoint').is_file() and all(
+                    list((path / f'test_{t}').glob('*/rvos_report.json')) for t in row.tests):
+                done.append((name, int(seed)))
+    return done
 
 
 def one_seed(seed: int, data_root: str, work: Path, extra: list[str], config: str = TINY,
@@ -289,15 +311,16 @@ def main(argv: list[str] | None = None) -> int:
                     data_root, '--seed', str(args.data_seed), '--skip-existing', '--no-progress'],
                    cwd=REPO, check=True)
     work = REPO / args.work_dir / f'data{args.data_seed}'
+    runs = [(name, s) for name in args.rows for s in args.seeds]
+    runs += [r for r in finished_runs(work) if r not in runs]   # earlier invocations' runs
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {(name, s): pool.submit(one_seed, s, data_root,
-                                          work / name.replace('+', '_') / f'seed{s}',
+        futures = {(name, s): pool.submit(one_seed, s, data_root, run_dir(work, name, s),
                                           args.cfg_options, ROWS[name].config, ROWS[name].tests)
-                   for name in args.rows for s in args.seeds}
+                   for name, s in runs}
         results: dict[str, dict[int, dict]] = {}
         for (name, s), future in futures.items():
             results.setdefault(name, {})[s] = future.result()
-    rows = collect(results)
+    rows = collect({name: results[name] for name in ROWS if name in results})
     rules = {name: {fam: v['J&F'] for fam, v in {**res['per_family'],
                                                  'all': res['overall']}.items()}
              for name, res in score_rules(REPO / data_root, 'valid_u',

@@ -84,3 +84,15 @@ def test_grounding_tests_write_prediction_files(bench, tmp_path):
     MomentRetrievalGrounding(pred_file=pred)        # a valid prediction file
     assert bench.test_args('oracle_swapped', str(root), tmp_path / 'g') == (
         ['--grounding', 'oracle'], ['test_dataloader.dataset.swap_sentences=True'])
+
+
+def test_finished_runs_are_found(bench, tmp_path):
+    work = tmp_path / 'data1'
+    done = bench.run_dir(work, 'sampling+oss', 2)
+    (done / 'test_oracle' / 'x').mkdir(parents=True)
+    (done / 'test_oracle' / 'x' / 'rvos_report.json').write_text('{}')
+    (done / 'last_checkpoint').write_text('iter_800.pth')
+    half = bench.run_dir(work, 'tgl', 0)          # trained, tests missing
+    half.mkdir(parents=True)
+    (half / 'last_checkpoint').write_text('iter_800.pth')
+    assert bench.finished_runs(work) == [('sampling+oss', 2)]
