@@ -296,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--jobs', type=int, default=2)
     p.add_argument('--data-seed', type=int, default=1)
+    p.add_argument('--data-root', default=None,
+                   help='the generated data (default: data/synthetic_mevis_m_seed<data-seed>; '
+                   'generated there with the data seed when missing)')
     p.add_argument('--out', default='benchmarks/results')
     p.add_argument('--work-dir', default='work_dirs/synthetic_ablation')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
@@ -305,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     from tgl_mm.datasets.synthetic.rules import score_rules
     from tgl_mm.utils.fileio import atomic_dump_json, atomic_path
 
-    data_root = f'data/synthetic_mevis_m_seed{args.data_seed}'
+    data_root = args.data_root or f'data/synthetic_mevis_m_seed{args.data_seed}'
     start = time.perf_counter()
     subprocess.run([sys.executable, 'tools/data/make_synthetic_mevis_m.py', '--out-dir',
                     data_root, '--seed', str(args.data_seed), '--skip-existing', '--no-progress'],

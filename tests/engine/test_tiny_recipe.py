@@ -96,3 +96,23 @@ def test_finished_runs_are_found(bench, tmp_path):
     half.mkdir(parents=True)
     (half / 'last_checkpoint').write_text('iter_800.pth')
     assert bench.finished_runs(work) == [('sampling+oss', 2)]
+
+
+def test_the_command_on_a_tiny_setting(bench, tmp_path):
+    """The whole command (train, test, rules, JSON/Markdown) on a tiny dataset, 2 iterations,
+    one seed; no number is asserted."""
+    import json
+
+    from tgl_mm.datasets.synthetic import make_synthetic_mevis_m
+    root = tmp_path / 'syn'
+    make_synthetic_mevis_m(root, num_videos=2, num_valid_u=2, num_valid=1, size=64,
+                           min_frames=6, max_frames=8, progress=False, log=None)
+    out = tmp_path / 'out'
+    assert bench.main(['--rows', 'baseline', '--seeds', '0', '--jobs', '1', '--data-root',
+                       str(root), '--work-dir', str(tmp_path / 'work'), '--out', str(out),
+                       '--cfg-options', 'train_cfg.max_iters=2']) == 0
+    result = json.loads((out / 'synthetic_ablation.json').read_text())
+    assert {(r['name'], r['grounding'], r['family']) for r in result['rows']} == {
+        ('baseline', 'none', f) for f in bench.FAMILIES}
+    assert all(r['seeds'] == [0] and len(r['jf']) == 1 for r in result['rows'])
+    assert '| baseline | none | 0 |' in (out / 'synthetic_ablation.md').read_text()
