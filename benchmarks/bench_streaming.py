@@ -160,6 +160,7 @@ def paper_encoder_config(cfg, size: int, arch: str) -> None:
     model.neck.vision_dims = tuple(stage_channels(settings)[i]
                                    for i in model.neck.get('adapter_stages', (1, 2, 3)))
     model.head.update(image_size=size, checkpoint=None, checkpoint_sha256=None)
+    model.pretrained = None   # the shipped parts fit the tiny encoder only
     for transform in cfg.test_dataloader.dataset.pipeline:
         if transform['type'] == 'VideoResizePad':
             transform['size'] = size

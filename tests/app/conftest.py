@@ -32,7 +32,7 @@ def tiny_app_files(tmp_path_factory) -> dict:
     cfg.merge_from_dict({
         'model.image_backbone.image_size': 64, 'model.head.image_size': 64,
         'model.text_backbone.model_dir': str(text_dir), 'model.neck.text_dim': 32,
-        'model.prompt.text_dim': 32, 'model.test_cfg.chunk_size': 2})
+        'model.prompt.text_dim': 32, 'model.pretrained': None, 'model.test_cfg.chunk_size': 2})
     # absolute stage-0 paths: the app may run from another folder
     for part in ('image_backbone', 'head'):
         cfg.model[part]['checkpoint'] = str(REPO / cfg.model[part]['checkpoint'])

@@ -17,7 +17,7 @@ def tiny_config(tmp_path_factory):
     cfg.merge_from_dict({
         'model.image_backbone.image_size': 64, 'model.head.image_size': 64,
         'model.text_backbone.model_dir': str(text_dir), 'model.neck.text_dim': 32,
-        'model.prompt.text_dim': 32})
+        'model.prompt.text_dim': 32, 'model.pretrained': None})
     return cfg
 
 

@@ -38,7 +38,7 @@ def setup(tmp_path_factory):
     cfg.merge_from_dict({
         'model.image_backbone.image_size': 64, 'model.head.image_size': 64,
         'model.text_backbone.model_dir': str(text_dir), 'model.neck.text_dim': 32,
-        'model.prompt.text_dim': 32, 'model.test_cfg.chunk_size': 2})
+        'model.prompt.text_dim': 32, 'model.pretrained': None, 'model.test_cfg.chunk_size': 2})
     config = root / 'tiny.py'
     cfg.dump(str(config))
     torch.manual_seed(0)
