@@ -161,9 +161,11 @@ def step_shipped(ctx: Context) -> None:
 
 
 def step_train(ctx: Context) -> None:
+    # no validation inside training: the test step evaluates the same checkpoint right after
     ctx.seconds['train'] = run([ctx.python, 'tools/train.py', CONFIG, '--work-dir',
                                 str(ctx.work), '--cfg-options', *ctx.data_options(),
-                                *ctx.model_options, *ctx.args.cfg_options])
+                                'train_cfg.val_interval=1000000000', *ctx.model_options,
+                                *ctx.args.cfg_options])
     ctx.checkpoint = (REPO / ctx.work / 'last_checkpoint').read_text().strip()
 
 
