@@ -17,6 +17,7 @@ from tgl_mm.apis import init_model
 from tgl_mm.app.examples import write_mp4
 from tgl_mm.datasets.synthetic import random_video
 from tgl_mm.models.backbones.text_encoder import save_tiny_text_encoder
+from tgl_mm.testing import tiny_tgl_config
 
 REPO = Path(__file__).resolve().parents[2]
 NUM_FRAMES = 12
@@ -28,11 +29,7 @@ def tiny_app_files(tmp_path_factory) -> dict:
     ``video``: a generated 12-frame 96x72 synthetic MP4."""
     root = tmp_path_factory.mktemp('app_model')
     text_dir = save_tiny_text_encoder(root / 'bert', 'bert', hidden_size=32, num_layers=4)
-    cfg = Config.fromfile(str(REPO / 'configs/tgl/tgl_tiny_synthetic.py'))
-    cfg.merge_from_dict({
-        'model.image_backbone.image_size': 64, 'model.head.image_size': 64,
-        'model.text_backbone.model_dir': str(text_dir), 'model.neck.text_dim': 32,
-        'model.prompt.text_dim': 32, 'model.pretrained': None, 'model.test_cfg.chunk_size': 2})
+    cfg = tiny_tgl_config(text_dir)
     # absolute stage-0 paths: the app may run from another folder
     for part in ('image_backbone', 'head'):
         cfg.model[part]['checkpoint'] = str(REPO / cfg.model[part]['checkpoint'])

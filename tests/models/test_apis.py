@@ -3,22 +3,17 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 
 from tgl_mm.apis import init_model, read_frames, segment_video
 from tgl_mm.models.backbones.text_encoder import save_tiny_text_encoder
+from tgl_mm.testing import tiny_tgl_config
 
 
 @pytest.fixture(scope='module')
 def tiny_config(tmp_path_factory):
     text_dir = save_tiny_text_encoder(tmp_path_factory.mktemp('txt') / 'bert', 'bert',
                                       hidden_size=32, num_layers=4)
-    cfg = Config.fromfile('configs/tgl/tgl_tiny_synthetic.py')
-    cfg.merge_from_dict({
-        'model.image_backbone.image_size': 64, 'model.head.image_size': 64,
-        'model.text_backbone.model_dir': str(text_dir), 'model.neck.text_dim': 32,
-        'model.prompt.text_dim': 32, 'model.pretrained': None})
-    return cfg
+    return tiny_tgl_config(text_dir, chunk_size=None)
 
 
 @pytest.fixture(scope='module')

@@ -7,7 +7,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 
 from tgl_mm.apis import init_model
 from tgl_mm.apis.video_io import VideoInputError
@@ -19,6 +18,7 @@ from tgl_mm.apis.video_outputs import (
     render_overlay_frame,
 )
 from tgl_mm.models.backbones.text_encoder import save_tiny_text_encoder
+from tgl_mm.testing import tiny_tgl_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,11 +34,7 @@ def load_tool():
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp('infer')
     text_dir = save_tiny_text_encoder(root / 'bert', 'bert', hidden_size=32, num_layers=4)
-    cfg = Config.fromfile(str(REPO / 'configs/tgl/tgl_tiny_synthetic.py'))
-    cfg.merge_from_dict({
-        'model.image_backbone.image_size': 64, 'model.head.image_size': 64,
-        'model.text_backbone.model_dir': str(text_dir), 'model.neck.text_dim': 32,
-        'model.prompt.text_dim': 32, 'model.pretrained': None, 'model.test_cfg.chunk_size': 2})
+    cfg = tiny_tgl_config(text_dir)
     config = root / 'tiny.py'
     cfg.dump(str(config))
     torch.manual_seed(0)

@@ -10,6 +10,7 @@ from tgl_mm.apis.streaming import segment_expressions
 from tgl_mm.apis.video_io import FrameSpill, VideoInputError, open_frames
 from tgl_mm.models.backbones.text_encoder import save_tiny_text_encoder
 from tgl_mm.models.segmentors.tgl_sam2 import interleave
+from tgl_mm.testing import tiny_tgl_config
 
 TEXTS = ['the square moving right', 'the circle', 'a small thing jumping']
 
@@ -18,13 +19,8 @@ TEXTS = ['the square moving right', 'the circle', 'a small thing jumping']
 def model(tmp_path_factory):
     text_dir = save_tiny_text_encoder(tmp_path_factory.mktemp('txt') / 'bert', 'bert',
                                       hidden_size=32, num_layers=4)
-    cfg = Config.fromfile('configs/tgl/tgl_tiny_synthetic.py')
-    cfg.merge_from_dict({
-        'model.image_backbone.image_size': 64, 'model.head.image_size': 64,
-        'model.text_backbone.model_dir': str(text_dir), 'model.neck.text_dim': 32,
-        'model.prompt.text_dim': 32, 'model.pretrained': None, 'model.test_cfg.chunk_size': 2})
     torch.manual_seed(0)
-    return init_model(cfg)
+    return init_model(tiny_tgl_config(text_dir))
 
 
 def write_video(path, num=12, size=(40, 56), fps=10):

@@ -1,0 +1,28 @@
+"""Helpers for tests of code that needs a whole TGL model (like ``mmdet.testing``)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mmengine.config import Config
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_CONFIG = REPO / 'configs' / 'tgl' / 'tgl_tiny_synthetic.py'
+
+
+def tiny_tgl_config(text_dir: str | os.PathLike, image_size: int = 64, text_dim: int = 32,
+                    chunk_size: int | None = 2) -> Config:
+    """The tiny synthetic config with a small input and a tiny saved text encoder
+    (:func:`~tgl_mm.models.backbones.text_encoder.save_tiny_text_encoder`, hidden ``text_dim``)
+    in place of MiniLM, so a model builds and runs in seconds. The shipped stage-0 SAM2 still
+    loads; the shipped parts checkpoint does not (it fits MiniLM), so ``model.pretrained`` is
+    None. ``chunk_size`` None keeps the config's."""
+    cfg = Config.fromfile(str(TINY_CONFIG))
+    options = {
+        'model.image_backbone.image_size': image_size, 'model.head.image_size': image_size,
+        'model.text_backbone.model_dir': str(text_dir), 'model.neck.text_dim': text_dim,
+        'model.prompt.text_dim': text_dim, 'model.pretrained': None}
+    if chunk_size is not None:
+        options['model.test_cfg.chunk_size'] = chunk_size
+    cfg.merge_from_dict(options)
+    return cfg
