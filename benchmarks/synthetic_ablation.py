@@ -148,20 +148,15 @@ def one_seed(seed: int, data_root: str, work: Path, extra: list[str], config: st
 
 
 def family_scores(report: dict, keys: set | None = None) -> dict[str, dict[str, float | None]]:
-    """``{family: {"jf", "j", "f"}}`` (means over the report's expressions, ``keys`` only)."""
-    recs = [r for r in report['per_expression'] if r.get('J&F') is not None
-            and (keys is None or (str(r['video_id']), str(r['exp_id'])) in keys)]
-    out = {}
-    for fam in FAMILIES:
-        sel = [r for r in recs if fam == 'all' or r.get('family') == fam]
-        out[fam] = {k: (float(np.mean([r[m] for r in sel])) if sel else None)
-                    for k, m in (('jf', 'J&F'), ('j', 'J'), ('f', 'F'))}
-    return out
+    """``{family: {"jf", "j", "f"}}`` over :data:`FAMILIES` (``keys`` only, if given)."""
+    from tgl_mm.evaluation.families import report_family_means
+    return report_family_means(report, FAMILIES, keys)
 
 
 def collect(results: dict[str, dict[int, dict]]) -> list[dict]:
     """JSON rows from ``{row: {seed: {test: report}}}``: one per (row, family, test), plus the
     swap gap (own minus swapped sentence, on the expressions with a swap partner)."""
+    from tgl_mm.evaluation.report import expression_key
     out = []
     for name, per_seed in results.items():
         seeds = sorted(per_seed)
@@ -179,8 +174,7 @@ def collect(results: dict[str, dict[int, dict]]) -> list[dict]:
             gaps = {}
             for s in seeds:
                 swapped = per_seed[s][test]
-                keys = {(str(r['video_id']), str(r['exp_id']))
-                        for r in swapped['per_expression']}
+                keys = {expression_key(r) for r in swapped['per_expression']}
                 a, b = family_scores(per_seed[s][own], keys), family_scores(swapped)
                 gaps[s] = {f: {k: None if a[f][k] is None or b[f][k] is None
                                else a[f][k] - b[f][k] for k in ('jf', 'j', 'f')}
@@ -217,15 +211,30 @@ def format_markdown(rows: list[dict], rules: dict, data_seed: int) -> str:
     return '\n'.join(lines)
 
 
-def plot(rows: list[dict], path: Path) -> bool:
-    """Bar chart of mean ± std J&F per row/test and family; False without matplotlib."""
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend, or None without matplotlib."""
     try:
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
     except ImportError:
-        return False
+        return None
+    return plt
+
+
+def _save(fig, path: Path) -> None:
     from tgl_mm.utils.fileio import atomic_path
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format='png', dpi=120)
+    fig.clf()
+
+
+def plot(rows: list[dict], path: Path) -> bool:
+    """Bar chart of mean ± std J&F per row/test and family; False without matplotlib."""
+    plt = _pyplot()
+    if plt is None:
+        return False
     groups = list(dict.fromkeys((r['name'], r['grounding']) for r in rows))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(groups)), 4))
     width = 0.8 / len(FAMILIES)
@@ -242,9 +251,7 @@ def plot(rows: list[dict], path: Path) -> bool:
     ax.set_xticklabels([f'{n}\n{t}' for n, t in groups], fontsize=7)
     ax.set_ylabel('J&F')
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format='png', dpi=120)
+    _save(fig, path)
     plt.close(fig)
     return True
 
@@ -255,15 +262,9 @@ def plot_grounding(rows: list[dict], path: Path, name: str = 'tgl') -> bool:
     matplotlib or without such tests."""
     points = sorted({float(r['grounding'][3:]) for r in rows
                      if r['name'] == name and r['grounding'].startswith('mr@')})
-    if not points:
+    plt = _pyplot()
+    if not points or plt is None:
         return False
-    try:
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    from tgl_mm.utils.fileio import atomic_path
 
     def mean_jf(test: str, fam: str) -> float | None:
         vals = [v for r in rows if r['name'] == name and r['grounding'] == test
@@ -283,9 +284,7 @@ def plot_grounding(rows: list[dict], path: Path, name: str = 'tgl') -> bool:
     ax.set_ylabel('J&F')
     ax.set_title(f'{name}: grounding quality (dashed: oracle, dotted: none)', fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format='png', dpi=120)
+    _save(fig, path)
     plt.close(fig)
     return True
 

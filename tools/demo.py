@@ -33,8 +33,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = 'configs/tgl/tgl_tiny_synthetic.py'
 GROUNDINGS = ('oracle', 'none')
@@ -195,27 +193,19 @@ STEPS: list[Step] = [Step('data', step_data), Step('shipped', step_shipped),
 
 
 # ------------------------------------------------------------------------------ table
-def _key(rec: dict) -> tuple[str, str]:
-    return str(rec['video_id']), str(rec['exp_id'])
-
-
 def family_jf(report: dict, keys: set[tuple[str, str]] | None = None) -> dict[str, float | None]:
     """Mean J&F of a report's expressions per family and ``all`` (only ``keys`` if given;
     ``None`` where a family has no expression)."""
-    recs = [r for r in report['per_expression'] if r.get('J&F') is not None
-            and (keys is None or _key(r) in keys)]
-    out: dict[str, float | None] = {}
-    for fam in FAMILY_COLUMNS:
-        vals = [r['J&F'] for r in recs if r.get('family') == fam]
-        out[fam] = float(np.mean(vals)) if vals else None
-    out['all'] = float(np.mean([r['J&F'] for r in recs])) if recs else None
-    return out
+    from tgl_mm.evaluation.families import report_family_means
+    means = report_family_means(report, (*FAMILY_COLUMNS, 'all'), keys)
+    return {fam: m['jf'] for fam, m in means.items()}
 
 
 def swap_gap(own: dict, swapped: dict) -> dict[str, float | None]:
     """J&F with the own sentence minus with the swapped one, per family, on the expressions
     the swapped run kept."""
-    keys = {_key(r) for r in swapped['per_expression']}
+    from tgl_mm.evaluation.report import expression_key
+    keys = {expression_key(r) for r in swapped['per_expression']}
     a, b = family_jf(own, keys), family_jf(swapped)
     return {k: None if a[k] is None or b[k] is None else a[k] - b[k] for k in a}
 

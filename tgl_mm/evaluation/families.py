@@ -16,7 +16,7 @@ from pathlib import Path
 from .report import expression_key, summarize
 
 __all__ = ['FAMILIES_FILE', 'load_families', 'attach_families', 'summarize_by_family',
-           'flat_family_metrics', 'format_family_table']
+           'flat_family_metrics', 'format_family_table', 'report_family_means']
 
 #: name of the families file inside a split directory
 FAMILIES_FILE = 'expression_families.json'
@@ -93,3 +93,22 @@ def format_family_table(per_family: dict[str, dict], overall: dict | None = None
         else:
             lines.append(f'{fam:<12} {s["num_expressions"]:5d} {"-":>6} {"-":>6} {"-":>6}')
     return '\n'.join(lines)
+
+
+def report_family_means(report: dict, families: Sequence[str],
+                        keys: set[tuple[str, str]] | None = None
+                        ) -> dict[str, dict[str, float | None]]:
+    """``{family: {"jf", "j", "f"}}``: mean J&F, J and F of an ``rvos_report.json``'s scored
+    expressions per family (``'all'``: every expression), only those in ``keys`` (``(video_id,
+    exp_id)``) if given; ``None`` where a family has no expression."""
+    import numpy as np
+    recs = [r for r in report['per_expression'] if r.get('J&F') is not None
+            and (keys is None or expression_key(r) in keys)]
+    out = {}
+    for fam in families:
+        sel = [r for r in recs if fam == 'all' or r.get('family') == fam]
+        out[fam] = {}
+        for k, m in (('jf', 'J&F'), ('j', 'J'), ('f', 'F')):
+            vals = [r[m] for r in sel if r.get(m) is not None]
+            out[fam][k] = float(np.mean(vals)) if vals else None
+    return out
