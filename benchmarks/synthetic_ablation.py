@@ -13,7 +13,8 @@ not redone, and the outputs hold every finished run under ``--work-dir`` (so ``-
 ``--seeds`` add to earlier invocations; delete it to start over). Writes
 ``OUT/synthetic_ablation.json``
 (``{"rows": [{"name", "family", "grounding", "seeds", "jf", "j", "f"}]}``, one row per
-(config, family, test), family ``all`` for the whole split, plus ``swap_gap`` rows), a Markdown
+(config, family, test), family ``all`` for the whole split, plus ``swap_gap`` rows, and
+``grounding_quality``: M+ IoU, R1@0.5, R1@0.7, mAP and top-1 of each grounding), a Markdown
 table (mean ± std) and, with matplotlib, a PNG, atomically. The shipped stages (stage 0, image
 pretraining, ``docs/tiny_recipe.md``) were made on data seed 0, so data seed 1 is unseen by every
 stage.
@@ -22,7 +23,9 @@ Rows (:data:`ROWS`; the configs change only what the row names, see
 ``configs/tgl/ablations/tiny/``): Table 2 ``baseline`` (tested with every frame as M+),
 ``sampling``, ``sampling+mdp``, ``sampling+oss``, ``tgl`` (the tiny recipe; oracle, none,
 swapped, and moment retrieval from oracle moments degraded to window IoU 0.9/0.7/0.5/0.3,
-``mr@<iou>``, plotted in ``OUT/synthetic_ablation_grounding.png``); Table 3 ``mfe+memall``
+``mr@<iou>``, plotted in ``OUT/synthetic_ablation_grounding.png``, and ``tam``: the checkpoint's
+Temporal Alignment Module trained by ``tools/train_tam.py`` with the run's seed); Table 3
+``mfe+memall``
 and ``nomfe+memplus`` (``sampling+oss`` is no-MFE + memory from
 all frames, ``tgl`` MFE + memory from M+).
 """
@@ -42,6 +45,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = 'configs/tgl/tgl_tiny_synthetic.py'
+TINY_TAM = 'configs/tgl/tgl_tiny_synthetic_tam.py'
 ABL = 'configs/tgl/ablations/tiny'
 FAMILIES = ('appearance', 'event', 'motion', 'all')
 
@@ -60,7 +64,7 @@ ROWS: dict[str, Row] = {
     'sampling+mdp': Row(f'{ABL}/t2_sampling_mdp.py'),
     'sampling+oss': Row(f'{ABL}/t2_sampling_oss.py'),
     'tgl': Row(TINY, ('oracle', 'none', 'oracle_swapped', 'mr@0.9', 'mr@0.7', 'mr@0.5',
-                      'mr@0.3')),
+                      'mr@0.3', 'tam')),
     'mfe+memall': Row(f'{ABL}/t3_mfe_memall.py'),
     'nomfe+memplus': Row(f'{ABL}/t3_nomfe_memplus.py'),
 }
@@ -132,6 +136,9 @@ def one_seed(seed: int, data_root: str, work: Path, extra: list[str], config: st
     log = work / 'run.log'
     data = [f'{loader}.dataset.data_root={data_root}'
             for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    # tam_train.* options go to tools/train_tam.py (the TAM config's), the others to training
+    tam_extra = [o for o in extra if o.startswith('tam_train.')]
+    extra = [o for o in extra if o not in tam_extra]
     if not (work / 'last_checkpoint').is_file():
         run([sys.executable, 'tools/train.py', config, '--seed', str(seed), '--work-dir',
              str(work), '--cfg-options', *data, 'train_cfg.val_interval=100000', *extra], log)
@@ -141,8 +148,15 @@ def one_seed(seed: int, data_root: str, work: Path, extra: list[str], config: st
         test_dir = work / f'test_{test}'
         if not list(test_dir.glob('*/rvos_report.json')):
             args, cfg = test_args(test, data_root, work.parent.parent / 'grounding')
-            run([sys.executable, 'tools/test.py', config, ckpt, '--work-dir', str(test_dir),
-                 *args, '--cfg-options', *data, *cfg], log)
+            test_config, test_ckpt = config, ckpt
+            if test == 'tam':  # the TAM trained on this checkpoint (tools/train_tam.py)
+                test_config, test_ckpt = TINY_TAM, str(Path(ckpt).with_suffix('')) + '_tam.pth'
+                if not Path(test_ckpt).is_file():
+                    run([sys.executable, 'tools/train_tam.py', TINY_TAM, ckpt, '--out',
+                         test_ckpt, '--seed', str(seed), '--cfg-options', *data, *tam_extra],
+                        log)
+            run([sys.executable, 'tools/test.py', test_config, test_ckpt, '--work-dir',
+                 str(test_dir), *args, '--cfg-options', *data, *cfg], log)
         reports[test] = demo.latest_report(test_dir)
     return reports
 
@@ -184,6 +198,40 @@ def collect(results: dict[str, dict[int, dict]]) -> list[dict]:
                             'seeds': seeds, **{k: [gaps[s][fam][k] for s in seeds]
                                                for k in ('jf', 'j', 'f')}})
     return out
+
+
+#: grounding figures of :func:`grounding_quality` (``tgl_mm.evaluation.report.summarize`` keys)
+QUALITY = {'mplus_frame_iou': 'M+ IoU', 'mr_R1@0.5': 'R1@0.5', 'mr_R1@0.7': 'R1@0.7',
+           'mr_mAP': 'mAP', 'keyframe_top1': 'top-1'}
+
+
+def grounding_quality(results: dict[str, dict[int, dict]]) -> list[dict]:
+    """Per (row, test) with a predicted M+ (not ``none``, not swapped): its grounding figures
+    against the annotated moments on the whole split, per seed (:data:`QUALITY`; ``top-1``
+    only for tests with frame scores, i.e. ``tam``)."""
+    from tgl_mm.evaluation.report import summarize
+    out = []
+    for name, per_seed in results.items():
+        seeds = sorted(per_seed)
+        tests = [t for t in per_seed[seeds[0]] if all(t in per_seed[s] for s in seeds)
+                 and t != 'none' and not t.endswith('_swapped')]
+        for test in tests:
+            sums = [summarize(per_seed[s][test]['per_expression']) for s in seeds]
+            out.append({'name': name, 'grounding': test, 'seeds': seeds,
+                        **{k: [m.get(k) for m in sums] for k in QUALITY}})
+    return out
+
+
+def format_quality(quality: list[dict]) -> str:
+    lines = ['Grounding quality against the annotated moments (percent; M+ IoU: frame-level; '
+             'R1/mAP: QVHighlights protocol on the M+ spans; top-1: the best-scored frame lies '
+             'in M+), mean ± std over training seeds:', '',
+             '| row | test | ' + ' | '.join(QUALITY.values()) + ' |',
+             '|---|---|' + '---|' * len(QUALITY)]
+    for q in quality:
+        lines.append(f'| {q["name"]} | {q["grounding"]} | '
+                     + ' | '.join(mean_std(q[k]) for k in QUALITY) + ' |')
+    return '\n'.join(lines)
 
 
 def mean_std(values: list[float | None]) -> str:
@@ -256,10 +304,12 @@ def plot(rows: list[dict], path: Path) -> bool:
     return True
 
 
-def plot_grounding(rows: list[dict], path: Path, name: str = 'tgl') -> bool:
+def plot_grounding(rows: list[dict], path: Path, name: str = 'tgl',
+                   quality: list[dict] = ()) -> bool:
     """J&F against the window IoU of degraded moment retrieval (``mr@<iou>`` tests of row
-    ``name``), per family, with ``oracle`` and ``none`` as horizontal lines; False without
-    matplotlib or without such tests."""
+    ``name``), per family, with ``oracle`` and ``none`` as horizontal lines and the ``tam`` test
+    as a cross at its mean M+ IoU (from ``quality``); False without matplotlib or without such
+    tests."""
     points = sorted({float(r['grounding'][3:]) for r in rows
                      if r['name'] == name and r['grounding'].startswith('mr@')})
     plt = _pyplot()
@@ -280,6 +330,12 @@ def plot_grounding(rows: list[dict], path: Path, name: str = 'tgl') -> bool:
             y = mean_jf(test, fam)
             if y is not None:
                 ax.axhline(y, color=color, linestyle=style, linewidth=1)
+        tam = [q for q in quality if q['name'] == name and q['grounding'] == 'tam']
+        y = mean_jf('tam', fam)
+        if tam and y is not None:
+            x = float(np.mean([v for v in tam[0]['mplus_frame_iou'] if v is not None])) / 100
+            ax.plot([x], [y], 'x', color=color, markersize=9,
+                    label=f'{fam}: TAM (at its M+ IoU)')
     ax.set_xlabel('moment-retrieval window IoU with the oracle moments')
     ax.set_ylabel('J&F')
     ax.set_title(f'{name}: grounding quality (dashed: oracle, dotted: none)', fontsize=9)
@@ -301,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--out', default='benchmarks/results')
     p.add_argument('--work-dir', default='work_dirs/synthetic_ablation')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
-                   help='passed to tools/train.py (e.g. train_cfg.max_iters=20)')
+                   help='passed to tools/train.py (e.g. train_cfg.max_iters=20); tam_train.* '
+                   'to tools/train_tam.py (e.g. tam_train.iters=500)')
     args = p.parse_args(argv)
     sys.path.insert(0, str(REPO))
     from tgl_mm.datasets.synthetic.rules import score_rules
@@ -322,7 +379,9 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, dict[int, dict]] = {}
         for (name, s), future in futures.items():
             results.setdefault(name, {})[s] = future.result()
-    rows = collect({name: results[name] for name in ROWS if name in results})
+    ordered = {name: results[name] for name in ROWS if name in results}
+    rows = collect(ordered)
+    quality = grounding_quality(ordered)
     rules = {name: {fam: v['J&F'] for fam, v in {**res['per_family'],
                                                  'all': res['overall']}.items()}
              for name, res in score_rules(REPO / data_root, 'valid_u',
@@ -333,15 +392,15 @@ def main(argv: list[str] | None = None) -> int:
     stem = out / 'synthetic_ablation'
     atomic_dump_json({'data_seed': args.data_seed, 'cfg_options': args.cfg_options,
                       'minutes': round(minutes, 1), 'jobs': args.jobs, 'rows': rows,
-                      'rules': rules}, f'{stem}.json')
-    table = format_markdown(rows, rules, args.data_seed)
+                      'grounding_quality': quality, 'rules': rules}, f'{stem}.json')
+    table = format_markdown(rows, rules, args.data_seed) + '\n\n' + format_quality(quality)
     command = (f'python benchmarks/synthetic_ablation.py --rows {" ".join(args.rows)} '
                f'--seeds {" ".join(map(str, args.seeds))} --data-seed {args.data_seed}')
     with atomic_path(f'{stem}.md') as tmp:
         Path(tmp).write_text(f'{table}\n\n({minutes:.0f} minutes with --jobs {args.jobs}; '
                              f'`{command}`)\n')
     drawn = plot(rows, Path(f'{stem}.png'))
-    plot_grounding(rows, Path(f'{stem}_grounding.png'))
+    plot_grounding(rows, Path(f'{stem}_grounding.png'), quality=quality)
     print(table)
     print(f'written {stem}.json, .md{", .png" if drawn else " (no matplotlib: no plot)"} '
           f'({minutes:.0f} min)')

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -116,3 +117,31 @@ def test_the_command_on_a_tiny_setting(bench, tmp_path):
         ('baseline', 'none', f) for f in bench.FAMILIES}
     assert all(r['seeds'] == [0] and len(r['jf']) == 1 for r in result['rows'])
     assert '| baseline | none | 0 |' in (out / 'synthetic_ablation.md').read_text()
+
+
+def test_tam_test_trains_a_tam_on_the_checkpoint(bench, tmp_path):
+    """The ``tam`` test: tools/train_tam.py on the run's checkpoint (cached features, calibrated
+    threshold in the weights), then tools/test.py --grounding tam; its report carries the
+    grounding figures. No number is asserted."""
+    from tgl_mm.datasets.synthetic import make_synthetic_mevis_m
+    from tgl_mm.evaluation.report import summarize
+    from tgl_mm.utils.checkpoint import load_checkpoint_file
+    root = tmp_path / 'syn'
+    make_synthetic_mevis_m(root, num_videos=3, num_valid_u=2, num_valid=1, size=64,
+                           min_frames=6, max_frames=8, progress=False, log=None)
+    work = tmp_path / 'work'
+    reports = bench.one_seed(0, str(root), work, ['train_cfg.max_iters=2', 'tam_train.iters=3',
+                                                  'tam_train.batch_size=2'], bench.TINY, ('tam',))
+    summary = summarize(reports['tam']['per_expression'])
+    assert {'keyframe_top1', 'mr_R1@0.5', 'mr_R1@0.7', 'mr_mAP'} <= set(summary)
+    ckpt = load_checkpoint_file(work / 'iter_2_tam.pth', map_location='cpu')
+    assert 'tam.decision_logit' in ckpt['state_dict']
+    meta = ckpt['meta']['tam']
+    assert meta['seed'] == 0 and 0 < meta['threshold'] < 1
+    assert float(ckpt['state_dict']['tam.decision_logit']) == pytest.approx(
+        float(torch.logit(torch.tensor(meta['threshold']))), abs=1e-5)
+    assert len(list(work.glob('tam_inputs_train_*.pt'))) == 1       # the feature cache
+    quality = bench.grounding_quality({'tgl': {0: reports}})
+    assert [q['grounding'] for q in quality] == ['tam']
+    assert quality[0]['keyframe_top1'][0] is not None
+    assert '| tgl | tam |' in bench.format_quality(quality)

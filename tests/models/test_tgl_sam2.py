@@ -292,3 +292,26 @@ def test_parts_checkpoint_starts_a_model_from_a_stage(text_dir, tmp_path):
     torch.save({'state_dict': source.state_dict()}, tmp_path / 'full.pth')
     with pytest.raises(CheckpointContentError, match='not a parts checkpoint'):
         load_model_parts(model, tmp_path / 'full.pth')
+
+
+def test_tam_reads_the_whole_video_across_chunks(text_dir):
+    """TAM scores over a video come from one TAM pass over every chunk's features: a frame's
+    score changes when only frames of another chunk change, and equals the TAM applied to
+    :meth:`video_tam_inputs` (what tools/train_tam.py trains on), centred on the calibrated
+    threshold."""
+    tam = dict(type='TemporalAlignmentModule', in_channels=64, text_dim=TEXT_DIM, embed_dim=32,
+               num_heads=4)
+    model = build(text_dir, tam=tam, test_cfg=dict(grounding=dict(type='tam'), chunk_size=2))
+    model.eval()
+    model.tam.calibrate(0.7)
+    frames = torch.randn(6, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
+    scores = model.predict(frames[None], [video_sample(6)])[0].pred_frame_scores
+    inputs = model.video_tam_inputs(frames, [video_sample(6)])[0]
+    assert inputs.frame_embeds.shape == (6, 64) and inputs.text_mask.dtype == torch.bool
+    raw = model.tam(inputs.frame_embeds[None], inputs.text_feats[None], inputs.text_mask[None])
+    torch.testing.assert_close(scores, raw[0] - torch.logit(torch.tensor(0.7)), atol=1e-5,
+                               rtol=1e-5)
+    changed = frames.clone()
+    changed[4:] = torch.randn(2, 3, SIZE, SIZE)          # only the last chunk
+    again = model.predict(changed[None], [video_sample(6)])[0].pred_frame_scores
+    assert not torch.allclose(again[:2], scores[:2])      # frames 0-1 see frames 4-5

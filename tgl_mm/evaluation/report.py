@@ -30,7 +30,8 @@ import numpy as np
 from tgl_mm.utils.fileio import atomic_dump_json, atomic_write_text
 
 __all__ = ['expression_key', 'deduplicate', 'summarize', 'per_video', 'records_to_csv',
-           'write_report', 'report_paths', 'load_report', 'attach_moments', 'CSV_FIELDS']
+           'write_report', 'report_paths', 'load_report', 'attach_moments', 'CSV_FIELDS',
+           'predicted_windows']
 
 CSV_FIELDS = ('video_id', 'exp_id', 'text', 'num_frames', 'J', 'F', 'J&F', 'gt_coverage',
               'pred_coverage', 'mplus_iou', 'keyframe_hit', 'status', 'num_missing_frames')
@@ -73,8 +74,9 @@ def summarize(records: Sequence[dict]) -> dict:
 
     Returns ``{"J", "F", "J&F", "num_expressions"}`` (percent) when the records are scored, plus
     grounding figures when present: ``gt_mplus_coverage`` / ``pred_mplus_coverage`` (mean share
-    of frames in M+, percent), ``mplus_frame_iou`` (percent) and ``keyframe_top1`` (percent of
-    expressions whose top-scored frame is in the GT moment).
+    of frames in M+, percent), ``mplus_frame_iou`` (percent), ``keyframe_top1`` (percent of
+    expressions whose top-scored frame is in the GT moment) and the moment-retrieval scores of
+    the predicted M+ (:func:`predicted_windows`): ``mr_R1@0.5``, ``mr_R1@0.7``, ``mr_mAP``.
     """
     out: dict = {'num_expressions': len(records)}
     scored = [r for r in records if r.get('J') is not None]
@@ -91,7 +93,36 @@ def summarize(records: Sequence[dict]) -> dict:
     hits = [r['keyframe_hit'] for r in records if r.get('keyframe_hit') is not None]
     if hits:
         out['keyframe_top1'] = 100 * float(np.mean(hits))
+    scored_mr = [r for r in records if r.get('gt_spans') and r.get('pred_spans')]
+    if scored_mr:
+        # imported here: tgl_mm.datasets (imported by moment_retrieval) imports this module
+        from tgl_mm.evaluation.functional.moment_retrieval import (
+            moment_retrieval_metrics,
+            spans_to_windows,
+        )
+
+        mr = moment_retrieval_metrics(
+            [{'qid': n, 'pred_relevant_windows': predicted_windows(r)}
+             for n, r in enumerate(scored_mr)],
+            [{'qid': n, 'relevant_windows': spans_to_windows(r['gt_spans'])}
+             for n, r in enumerate(scored_mr)])
+        out.update({f'mr_{k}': mr[k] for k in ('R1@0.5', 'R1@0.7', 'mAP')})
     return out
+
+
+def predicted_windows(record: dict) -> list[list[float]]:
+    """The record's predicted M+ as moment-retrieval predictions ``[[start, end, score], ...]``
+    (half-open frame windows): one window per span, scored by the mean ``frame_scores`` inside
+    it when the record has them (a TAM), else by its share of the video, best first."""
+    from tgl_mm.evaluation.functional.moment_retrieval import spans_to_windows
+
+    scores = record.get('frame_scores')
+    num = max(int(record.get('num_frames') or 0), 1)
+    out = []
+    for (s, e), (start, end) in zip(record['pred_spans'], spans_to_windows(record['pred_spans'])):
+        score = float(np.mean(scores[s:e + 1])) if scores else (e - s + 1) / num
+        out.append([start, end, score])
+    return sorted(out, key=lambda w: -w[2])
 
 
 def per_video(records: Sequence[dict]) -> list[dict]:

@@ -9,12 +9,12 @@ from .prediction_files import (
                                load_jsonl_by_qid,
 )
 from .span_ops import largest_span, spans_to_mask, topk_mask, windows_to_mask
-from .tam_grounding import TAMGrounding
+from .tam_grounding import TAM_MODES, TAMGrounding, tam_mplus
 
 __all__ = [
     'BaseGrounding', 'GroundingResult', 'sample_qid', 'NoGrounding', 'OracleGrounding',
     'MomentRetrievalGrounding', 'KeyframeGrounding', 'HybridGrounding', 'TAMGrounding',
     'PredictionFileError', 'load_jsonl_by_qid', 'CLIPFrameScorer', 'windows_to_mask',
     'spans_to_mask', 'topk_mask',
-    'largest_span'
+    'largest_span', 'TAM_MODES', 'tam_mplus'
 ]

@@ -68,6 +68,12 @@ class TemporalAlignmentModule(BaseModule):
     ``detach_inputs=True`` trains TAM separately (no gradient reaches the adapter or encoders);
     ``False`` trains it jointly.
 
+    Decision threshold: :meth:`relevance` returns ``s_t - logit(threshold)``, so ``> 0`` (a
+    probability above 0.5 for :class:`~tgl_mm.models.grounding.TAMGrounding`) means "relevant"
+    at the threshold chosen on training data by :meth:`calibrate` (``tools/train_tam.py``). The
+    threshold is the ``decision_logit`` buffer: it travels with the checkpoint (0, i.e. 0.5,
+    until calibrated; a checkpoint saved before it existed loads as 0).
+
     Feed it features computed the same way for every frame: in training the M- frames of a clip
     take the raw path F_SAM, so pooling the lockstep output of a mixed clip would reveal the
     label; run the lockstep with every frame adapted for TAM (as at inference, where TAM runs
@@ -103,6 +109,8 @@ class TemporalAlignmentModule(BaseModule):
         self.norm = nn.LayerNorm(embed_dim)
         self.score = nn.Linear(embed_dim, 1)
         self.log_tau = nn.Parameter(torch.tensor(math.log(init_tau)))
+        self.register_buffer('decision_logit', torch.zeros(()))
+        self._register_load_state_dict_pre_hook(_default_decision_logit)
         self.in_channels = in_channels
         self.text_dim = text_dim
         self.detach_inputs = detach_inputs
@@ -147,6 +155,23 @@ class TemporalAlignmentModule(BaseModule):
         x = self.block(x, self.text_proj(text_feats), frame_pad, text_pad)
         return self.score(self.norm(x)).squeeze(-1) / self.tau
 
+    @property
+    def threshold(self) -> float:
+        """The calibrated probability threshold (0.5 until :meth:`calibrate`)."""
+        return float(self.decision_logit.sigmoid())
+
+    def calibrate(self, threshold: float) -> None:
+        """Set the decision threshold (a probability in (0, 1)) that :meth:`relevance` centres."""
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f'TAM threshold must be in (0, 1), got {threshold}')
+        self.decision_logit.fill_(math.log(threshold / (1.0 - threshold)))
+
+    def relevance(self, frame_feats: Tensor, text_feats: Tensor, text_mask: Tensor | None = None,
+                  frame_mask: Tensor | None = None) -> Tensor:
+        """(B, T) logits centred on the calibrated threshold: :meth:`forward` minus
+        ``logit(threshold)`` (``> 0``: relevant). What inference grounds M+ with."""
+        return self(frame_feats, text_feats, text_mask, frame_mask) - self.decision_logit
+
     def loss(self, scores: Tensor, labels: Tensor, frame_mask: Tensor | None = None
              ) -> dict[str, Tensor]:
         """BCE-with-logits TAM loss.
@@ -172,6 +197,11 @@ class TemporalAlignmentModule(BaseModule):
         clips = valid.any(1).to(scores.dtype)
         loss = (per_clip * clips).sum() / clips.sum().clamp(min=1.0)
         return {'loss_tam': self.loss_weight * loss}
+
+
+def _default_decision_logit(state_dict: dict, prefix: str, *args) -> None:
+    """Load hook: a TAM state dict saved before the threshold buffer existed is uncalibrated."""
+    state_dict.setdefault(prefix + 'decision_logit', torch.zeros(()))
 
 
 __all__ = ['TemporalAlignmentModule']

@@ -39,6 +39,21 @@ class Encoded:
     frame_embeds: Tensor
 
 
+@dataclass
+class TAMInputs:
+    """The TAM's input for one sentence over a whole video.
+
+    Attributes:
+        frame_embeds: (T, C) pooled adapted frame features F_Adp.
+        text_feats: (L, D) adapted text features E_Adp (mean over the video's clips).
+        text_mask: bool (L,) real tokens.
+    """
+
+    frame_embeds: Tensor
+    text_feats: Tensor
+    text_mask: Tensor
+
+
 @MODELS.register_module()
 class TGLSAM2(BaseModel):
     """Temporally Grounded Learning on SAM2 (paper §4, A.2.2, A.3).
@@ -401,23 +416,44 @@ class TGLSAM2(BaseModel):
         prompt = self.text_prompt(enc.text_feats, tokens)
         return enc.image_feats, None if prompt is None else prompt[0]
 
-    def tam_scores(self, shared: SharedFrameFeatures, tokens: Sequence[dict[str, Tensor]],
-                   num_frames: int) -> list[Tensor]:
-        """TAM relevance logits (T,) over a whole video for each sentence, run clip by clip
-        (``chunk_size`` frames, every frame on the adapter path) as the TAM was trained; the
-        trunk of each clip is computed once for all sentences."""
-        assert self.tam is not None
+    def tam_inputs(self, shared: SharedFrameFeatures, tokens: Sequence[dict[str, Tensor]],
+                   num_frames: int) -> list[TAMInputs]:
+        """What the TAM reads for each sentence over a whole video: every frame on the adapter
+        path, encoded clip by clip (``chunk_size`` frames; the trunk of each clip computed once
+        for all sentences). The adapted text E_Adp of a clip depends on its frames: the video's
+        is the mean over its clips, weighted by their lengths."""
         chunks, _ = path_chunks(torch.ones(num_frames, dtype=torch.bool), self.chunk_size)
         device = self.data_preprocessor.device
-        scores = [torch.empty(num_frames, device=device) for _ in tokens]
+        frames = [[] for _ in tokens]
+        texts = [0.0 for _ in tokens]
         for chunk in chunks:
             trunk = shared.trunk(chunk)
             flags = torch.ones((1, len(chunk)), dtype=torch.bool, device=device)
-            for score, tok in zip(scores, tokens):
+            for k, tok in enumerate(tokens):
                 enc = self.encode(None, tok, flags, trunk=trunk)
-                score[chunk] = self.tam(enc.frame_embeds, enc.text_feats,
-                                        tok['attention_mask'])[0]
-        return scores
+                frames[k].append(enc.frame_embeds[0])
+                texts[k] = texts[k] + enc.text_feats[0] * (len(chunk) / num_frames)
+        return [TAMInputs(torch.cat(f), t, tok['attention_mask'][0].bool())
+                for f, t, tok in zip(frames, texts, tokens)]
+
+    @torch.no_grad()
+    def video_tam_inputs(self, frames: Tensor, samples: Sequence[VideoDataSample]
+                         ) -> list[TAMInputs]:
+        """:meth:`tam_inputs` of one video (T, 3, S, S) (normalised float or uint8) for each
+        sample's sentence: the features ``tools/train_tam.py`` trains the TAM on."""
+        shared = SharedFrameFeatures(self.image_backbone, self.neck, self.frame_loader(frames),
+                                     self.shared_cache_frames)
+        return self.tam_inputs(shared, [self.tokenize([s]) for s in samples], frames.shape[0])
+
+    def tam_scores(self, shared: SharedFrameFeatures, tokens: Sequence[dict[str, Tensor]],
+                   num_frames: int) -> list[Tensor]:
+        """TAM relevance logits (T,) for each sentence, centred on the TAM's calibrated
+        threshold (:meth:`TemporalAlignmentModule.relevance`). The TAM sees the whole video at
+        once (:meth:`tam_inputs`), as ``tools/train_tam.py`` trains it, so every frame's score
+        has the context of the frames of every chunk."""
+        assert self.tam is not None
+        return [self.tam.relevance(x.frame_embeds[None], x.text_feats[None], x.text_mask[None])[0]
+                for x in self.tam_inputs(shared, tokens, num_frames)]
 
 
 def same_video_groups(inputs: Tensor, samples: Sequence[VideoDataSample]) -> list[list[int]]:
@@ -461,4 +497,4 @@ def interleave(runs: Sequence[tuple[Iterator[tuple[int, Any]], Sequence[int]]]
         if i + 1 < len(order):
             heapq.heappush(heap, (order[i + 1], k, i + 1))
 
-__all__ = ['TGLSAM2', 'Encoded', 'interleave', 'same_video_groups']
+__all__ = ['TGLSAM2', 'Encoded', 'TAMInputs', 'interleave', 'same_video_groups']
