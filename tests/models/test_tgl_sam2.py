@@ -97,16 +97,17 @@ def test_frozen_encoders_stay_in_eval_mode(text_dir):
     assert model.neck.training and model.head.training
 
 
-def test_tam_loss_and_grounding(text_dir):
+def test_tam_is_frozen_in_training_and_grounds_at_test(text_dir):
+    """The segmentation loss does not train the TAM (tools/train_tam.py does); at test time its
+    scores ground M+."""
     tam = dict(type='TemporalAlignmentModule', in_channels=64, text_dim=TEXT_DIM, embed_dim=32,
                num_heads=4)
     model = build(text_dir, tam=tam,
                   test_cfg=dict(grounding=dict(type='tam', mode='topk', top_k=2), chunk_size=2))
+    assert not any(p.requires_grad for p in model.tam.parameters())
     inputs, samples = train_batch()
     losses = model(inputs, samples, mode='loss')
-    assert 'loss_tam' in losses and torch.isfinite(losses['loss_tam'])
-    losses['loss_tam'].backward()
-    assert model.tam.score.weight.grad is not None
+    assert not any('tam' in k for k in losses)
     model.eval()
     sample = video_sample(5)
     frames = torch.randn(1, 5, 3, SIZE, SIZE)

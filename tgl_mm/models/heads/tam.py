@@ -62,11 +62,13 @@ class TemporalAlignmentModule(BaseModule):
     (``s_t > 0``: relevant).
 
     Training from per-frame relevance labels (``gt_mplus``): :meth:`loss` is binary
-    cross-entropy with logits, averaged over the valid frames of each clip, then over clips.
-    BCE treats every frame as an independent relevant/irrelevant decision, which is what the
-    grounding strategies threshold at inference; the moment annotations give no ranking target.
-    ``detach_inputs=True`` trains TAM separately (no gradient reaches the adapter or encoders);
-    ``False`` trains it jointly.
+    cross-entropy with logits, averaged over the valid frames of each window, then over
+    windows. BCE treats every frame as an independent relevant/irrelevant decision, which is
+    what the grounding strategies threshold at inference; the moment annotations give no ranking
+    target. The TAM trains after TGL, on the frozen model's features of whole training videos
+    computed as at inference (:mod:`tgl_mm.engine.tam_training`, ``tools/train_tam.py``), not
+    inside the segmentation loss: there its clips would be at least half M+ and never
+    contiguous, unlike any video it scores.
 
     Decision threshold: :meth:`relevance` returns ``s_t - logit(threshold)``, so ``> 0`` (a
     probability above 0.5 for :class:`~tgl_mm.models.grounding.TAMGrounding`) means "relevant"
@@ -74,10 +76,9 @@ class TemporalAlignmentModule(BaseModule):
     threshold is the ``decision_logit`` buffer: it travels with the checkpoint (0, i.e. 0.5,
     until calibrated; a checkpoint saved before it existed loads as 0).
 
-    Feed it features computed the same way for every frame: in training the M- frames of a clip
-    take the raw path F_SAM, so pooling the lockstep output of a mixed clip would reveal the
-    label; run the lockstep with every frame adapted for TAM (as at inference, where TAM runs
-    before M+ is known).
+    Feed it features computed the same way for every frame, every frame on the adapter path
+    (it runs before M+ is known; F_SAM on M- frames would reveal the label):
+    :meth:`TGLSAM2.tam_inputs <tgl_mm.models.segmentors.TGLSAM2.tam_inputs>`.
 
     Args:
         in_channels: C of the per-frame features (B, T, C) (SAM2 hidden dim for the pooled
@@ -88,15 +89,12 @@ class TemporalAlignmentModule(BaseModule):
         num_conv_layers: depth-wise convolution blocks (2).
         ffn_ratio: FFN hidden width / E (4). dropout: attention / FFN dropout (0).
         init_tau: initial temperature (1.0).
-        detach_inputs: stop gradients into the inputs (separate training).
-        loss_weight: weight of ``loss_tam``.
         init_cfg: mmengine init config.
     """
 
     def __init__(self, in_channels: int = 256, text_dim: int = 768, embed_dim: int = 256,
                  num_heads: int = 8, kernel_size: int = 3, num_conv_layers: int = 2,
                  ffn_ratio: float = 4.0, dropout: float = 0.0, init_tau: float = 1.0,
-                 detach_inputs: bool = False, loss_weight: float = 1.0,
                  init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if init_tau <= 0:
@@ -113,8 +111,6 @@ class TemporalAlignmentModule(BaseModule):
         self._register_load_state_dict_pre_hook(_default_decision_logit)
         self.in_channels = in_channels
         self.text_dim = text_dim
-        self.detach_inputs = detach_inputs
-        self.loss_weight = loss_weight
 
     @property
     def tau(self) -> Tensor:
@@ -139,8 +135,6 @@ class TemporalAlignmentModule(BaseModule):
             raise ValueError(f'TAM expects frame features (B, T, {self.in_channels}) and text '
                              f'(B, L, {self.text_dim}), got {tuple(frame_feats.shape)} and '
                              f'{tuple(text_feats.shape)}')
-        if self.detach_inputs:
-            frame_feats, text_feats = frame_feats.detach(), text_feats.detach()
         x = self.frame_proj(frame_feats)
         frame_pad = None
         if frame_mask is not None:
@@ -182,7 +176,7 @@ class TemporalAlignmentModule(BaseModule):
             frame_mask: bool (B, T) frames to count (default all).
 
         Returns:
-            ``{'loss_tam': weight * mean over clips (with >= 1 valid frame) of the mean BCE
+            ``{'loss_tam': mean over clips (with >= 1 valid frame) of the mean BCE
             over their valid frames}``.
         """
         if scores.shape != labels.shape:
@@ -196,7 +190,7 @@ class TemporalAlignmentModule(BaseModule):
         per_clip = (bce * weights).sum(1) / weights.sum(1).clamp(min=1.0)
         clips = valid.any(1).to(scores.dtype)
         loss = (per_clip * clips).sum() / clips.sum().clamp(min=1.0)
-        return {'loss_tam': self.loss_weight * loss}
+        return {'loss_tam': loss}
 
 
 def _default_decision_logit(state_dict: dict, prefix: str, *args) -> None:

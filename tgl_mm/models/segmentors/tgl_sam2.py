@@ -62,7 +62,9 @@ class TGLSAM2(BaseModel):
     lockstep encoding (frozen SAM2 image encoder and text encoder joined by the cross-modal
     adapter; F_Adp on M+ frames, F_SAM on M- frames) → text prompt ``rho`` from E_Adp →
     :class:`MDPHead` over the clip (prompt on M+ frames, memory written by M+ frames) →
-    :class:`OSSLoss` on the OSS-filtered targets (+ the TAM loss when a TAM is configured).
+    :class:`OSSLoss` on the OSS-filtered targets. A TAM is not trained here (its parameters
+    are frozen in this model): ``tools/train_tam.py`` trains it afterwards on the trained model's
+    features of whole videos, as it is used (:mod:`tgl_mm.engine.tam_training`).
 
     Inference (``mode='predict'``) on a whole video: a grounding strategy (``test_cfg.grounding``,
     a ``GROUNDINGS`` config: oracle, none, moment file, keyframes, hybrid, TAM) decides M+; the
@@ -78,7 +80,7 @@ class TGLSAM2(BaseModel):
         prompt: ``TextPrompt`` config, or None (no text prompt).
         head: ``MDPHead`` config.
         loss: ``OSSLoss`` config.
-        tam: ``TemporalAlignmentModule`` config, or None.
+        tam: ``TemporalAlignmentModule`` config, or None (frozen here, see above).
         data_preprocessor: defaults to ``VideoDataPreprocessor``.
         pretrained: ``dict(checkpoint=..., checkpoint_sha256=...)``: a parts checkpoint
             (:mod:`~tgl_mm.models.utils.part_checkpoint`, e.g. the adapter, prompt and head of a
@@ -110,6 +112,8 @@ class TGLSAM2(BaseModel):
         self.head = MODELS.build(head)
         self.loss_module = MODELS.build(loss)
         self.tam = MODELS.build(tam) if tam is not None else None
+        if self.tam is not None:  # trained by tools/train_tam.py, never by the segmentation loss
+            self.tam.requires_grad_(False)
         self.pretrained = dict(pretrained) if pretrained else None
         if self.pretrained is not None and (
                 set(self.pretrained) - {'checkpoint', 'checkpoint_sha256'}
@@ -256,8 +260,8 @@ class TGLSAM2(BaseModel):
         raise ValueError(f'TGLSAM2.forward: unknown mode {mode!r}')
 
     def _forward_clip(self, inputs: Tensor, data_samples: list[VideoDataSample]
-                      ) -> tuple[dict, Tensor, dict, Tensor]:
-        """Head outputs for training clips; also returns M+ flags, tokens and the images."""
+                      ) -> tuple[dict, Tensor]:
+        """Head outputs for training clips and their M+ flags (B, T)."""
         batch, steps = inputs.shape[:2]
         if data_samples is None or len(data_samples) != batch:
             raise ValueError('TGLSAM2 needs one data sample per clip')
@@ -266,17 +270,13 @@ class TGLSAM2(BaseModel):
             raise ValueError(f'gt_mplus of the batch is {tuple(mplus.shape)}, clips are '
                              f'{(batch, steps)}')
         tokens = self.tokenize(data_samples)
-        images = inputs.flatten(0, 1)
-        adapt = self.head.adapted_frames(mplus)
-        enc = self.encode(images, tokens, adapt)
+        enc = self.encode(inputs.flatten(0, 1), tokens, self.head.adapted_frames(mplus))
         prompt = self.text_prompt(enc.text_feats, tokens)
-        out = self.head(enc.image_feats, mplus, prompt)
-        out['encoded'] = enc
-        return out, mplus, tokens, images
+        return self.head(enc.image_feats, mplus, prompt), mplus
 
     def loss(self, inputs: Tensor, data_samples: list[VideoDataSample]) -> dict[str, Tensor]:
-        """OSS loss on the clip (+ TAM loss). ``gt_masks`` are (T, S, S) per sample."""
-        out, mplus, tokens, images = self._forward_clip(inputs, data_samples)
+        """OSS loss on the clip. ``gt_masks`` are (T, S, S) per sample."""
+        out, mplus = self._forward_clip(inputs, data_samples)
         size = inputs.shape[-1]
         batch, steps = mplus.shape
         logits = upsample_mask_logits(out['mask_logits_ungated'].flatten(0, 1), size)
@@ -288,16 +288,6 @@ class TGLSAM2(BaseModel):
                              'padded like the frames')
         scores = out['object_score_logits'].reshape(batch, steps)
         losses = self.loss_module(logits, targets, scores)
-        if self.tam is not None:
-            enc = out['encoded']
-            if not bool(self.head.adapted_frames(mplus).all()):
-                # TAM must see every frame on the adapter path, as at inference (its input
-                # must not reveal the M+/M- split)
-                ones = torch.ones_like(mplus)
-                with torch.set_grad_enabled(not self.tam.detach_inputs):
-                    enc = self.encode(images, tokens, ones)
-            frame_scores = self.tam(enc.frame_embeds, enc.text_feats, tokens['attention_mask'])
-            losses.update(self.tam.loss(frame_scores, mplus))
         return losses
 
     @torch.no_grad()
