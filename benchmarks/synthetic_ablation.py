@@ -23,8 +23,10 @@ Rows (:data:`ROWS`; the configs change only what the row names, see
 ``configs/tgl/ablations/tiny/``): Table 2 ``baseline`` (tested with every frame as M+),
 ``sampling``, ``sampling+mdp``, ``sampling+oss``, ``tgl`` (the tiny recipe; oracle, none,
 swapped, and moment retrieval from oracle moments degraded to window IoU 0.9/0.7/0.5/0.3,
-``mr@<iou>``, plotted in ``OUT/synthetic_ablation_grounding.png``, and ``tam``: the checkpoint's
-Temporal Alignment Module trained by ``tools/train_tam.py`` with the run's seed); Table 3
+``mr@<iou>``, plotted in ``OUT/synthetic_ablation_grounding.png``; ``tam``: the checkpoint's
+Temporal Alignment Module trained by ``tools/train_tam.py`` with the run's seed; ``hybrid@0.5``:
+the TAM's top-4 frames inside the IoU-0.5 spans, the paper's Hybrid with the TAM as keyframe
+scorer); Table 3
 ``mfe+memall``
 and ``nomfe+memplus`` (``sampling+oss`` is no-MFE + memory from
 all frames, ``tgl`` MFE + memory from M+).
@@ -46,6 +48,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 TINY = 'configs/tgl/tgl_tiny_synthetic.py'
 TINY_TAM = 'configs/tgl/tgl_tiny_synthetic_tam.py'
+TINY_HYBRID = 'configs/tgl/tgl_tiny_synthetic_tam_hybrid.py'
 ABL = 'configs/tgl/ablations/tiny'
 FAMILIES = ('appearance', 'event', 'motion', 'all')
 
@@ -64,7 +67,7 @@ ROWS: dict[str, Row] = {
     'sampling+mdp': Row(f'{ABL}/t2_sampling_mdp.py'),
     'sampling+oss': Row(f'{ABL}/t2_sampling_oss.py'),
     'tgl': Row(TINY, ('oracle', 'none', 'oracle_swapped', 'mr@0.9', 'mr@0.7', 'mr@0.5',
-                      'mr@0.3', 'tam')),
+                      'mr@0.3', 'tam', 'hybrid@0.5')),
     'mfe+memall': Row(f'{ABL}/t3_mfe_memall.py'),
     'nomfe+memplus': Row(f'{ABL}/t3_nomfe_memplus.py'),
 }
@@ -91,20 +94,29 @@ def run(cmd: list[str], log: Path) -> None:
         raise RuntimeError(f'exit {code}: {" ".join(cmd)} (log: {log})')
 
 
+def degraded_moments(iou: str, data_root: str, grounding_dir: Path) -> Path:
+    """The moment-retrieval prediction file of the oracle moments degraded to window IoU
+    ``iou``, written once by ``tools/analysis/degrade_moments.py``."""
+    pred = grounding_dir / f'mr_iou{iou}.jsonl'
+    if not pred.is_file():
+        grounding_dir.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, 'tools/analysis/degrade_moments.py', '--data-root',
+                        data_root, '--split', 'valid_u', '--iou', iou, '--out', str(pred)],
+                       cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    return pred
+
+
 def test_args(test: str, data_root: str, grounding_dir: Path) -> tuple[list[str], list[str]]:
     """``tools/test.py`` arguments of a test: ``<grounding>``, ``<grounding>_swapped`` (every
-    sentence swapped) or ``mr@<iou>`` (moment retrieval from the oracle moments degraded to that
-    window IoU, written once by ``tools/analysis/degrade_moments.py``): (arguments, extra
-    ``--cfg-options``)."""
+    sentence swapped), ``mr@<iou>`` (moment retrieval from the oracle moments degraded to that
+    window IoU, :func:`degraded_moments`) or ``hybrid@<iou>`` (the TAM's top-4 frames inside
+    those spans; run with :data:`TINY_HYBRID`): (arguments, extra ``--cfg-options``)."""
     if test.startswith('mr@'):
-        iou = test[3:]
-        pred = grounding_dir / f'mr_iou{iou}.jsonl'
-        if not pred.is_file():
-            grounding_dir.mkdir(parents=True, exist_ok=True)
-            subprocess.run([sys.executable, 'tools/analysis/degrade_moments.py', '--data-root',
-                            data_root, '--split', 'valid_u', '--iou', iou, '--out', str(pred)],
-                           cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        pred = degraded_moments(test[3:], data_root, grounding_dir)
         return ['--grounding', 'moment_retrieval', '--grounding-options', f'pred_file={pred}'], []
+    if test.startswith('hybrid@'):
+        pred = degraded_moments(test[7:], data_root, grounding_dir)
+        return [], [f'model.test_cfg.grounding.span.pred_file={pred}']
     swap = ['test_dataloader.dataset.swap_sentences=True'] if test.endswith('_swapped') else []
     return ['--grounding', test.removesuffix('_swapped')], swap
 
@@ -149,8 +161,10 @@ def one_seed(seed: int, data_root: str, work: Path, extra: list[str], config: st
         if not list(test_dir.glob('*/rvos_report.json')):
             args, cfg = test_args(test, data_root, work.parent.parent / 'grounding')
             test_config, test_ckpt = config, ckpt
-            if test == 'tam':  # the TAM trained on this checkpoint (tools/train_tam.py)
-                test_config, test_ckpt = TINY_TAM, str(Path(ckpt).with_suffix('')) + '_tam.pth'
+            if test == 'tam' or test.startswith('hybrid@'):
+                # the TAM trained on this checkpoint (tools/train_tam.py)
+                test_config = TINY_TAM if test == 'tam' else TINY_HYBRID
+                test_ckpt = str(Path(ckpt).with_suffix('')) + '_tam.pth'
                 if not Path(test_ckpt).is_file():
                     run([sys.executable, 'tools/train_tam.py', TINY_TAM, ckpt, '--out',
                          test_ckpt, '--seed', str(seed), '--cfg-options', *data, *tam_extra],
@@ -307,9 +321,9 @@ def plot(rows: list[dict], path: Path) -> bool:
 def plot_grounding(rows: list[dict], path: Path, name: str = 'tgl',
                    quality: list[dict] = ()) -> bool:
     """J&F against the window IoU of degraded moment retrieval (``mr@<iou>`` tests of row
-    ``name``), per family, with ``oracle`` and ``none`` as horizontal lines and the ``tam`` test
-    as a cross at its mean M+ IoU (from ``quality``); False without matplotlib or without such
-    tests."""
+    ``name``), per family, with ``oracle`` and ``none`` as horizontal lines and the ``tam``
+    (cross) and ``hybrid@`` (triangle) tests at their mean M+ frame IoU (from ``quality``);
+    False without matplotlib or without such tests."""
     points = sorted({float(r['grounding'][3:]) for r in rows
                      if r['name'] == name and r['grounding'].startswith('mr@')})
     plt = _pyplot()
@@ -330,12 +344,14 @@ def plot_grounding(rows: list[dict], path: Path, name: str = 'tgl',
             y = mean_jf(test, fam)
             if y is not None:
                 ax.axhline(y, color=color, linestyle=style, linewidth=1)
-        tam = [q for q in quality if q['name'] == name and q['grounding'] == 'tam']
-        y = mean_jf('tam', fam)
-        if tam and y is not None:
-            x = float(np.mean([v for v in tam[0]['mplus_frame_iou'] if v is not None])) / 100
-            ax.plot([x], [y], 'x', color=color, markersize=9,
-                    label=f'{fam}: TAM (at its M+ IoU)')
+        for q, marker in ((q, 'x' if q['grounding'] == 'tam' else '^') for q in quality
+                          if q['name'] == name and (q['grounding'] == 'tam'
+                                                    or q['grounding'].startswith('hybrid@'))):
+            y = mean_jf(q['grounding'], fam)
+            ious = [v for v in q['mplus_frame_iou'] if v is not None]
+            if y is not None and ious:
+                ax.plot([float(np.mean(ious)) / 100], [y], marker, color=color, markersize=8,
+                        label=f'{fam}: {q["grounding"]} (at its M+ IoU)')
     ax.set_xlabel('moment-retrieval window IoU with the oracle moments')
     ax.set_ylabel('J&F')
     ax.set_title(f'{name}: grounding quality (dashed: oracle, dotted: none)', fontsize=9)

@@ -122,7 +122,8 @@ def test_the_command_on_a_tiny_setting(bench, tmp_path):
 def test_tam_test_trains_a_tam_on_the_checkpoint(bench, tmp_path):
     """The ``tam`` test: tools/train_tam.py on the run's checkpoint (cached features, calibrated
     threshold in the weights), then tools/test.py --grounding tam; its report carries the
-    grounding figures. No number is asserted."""
+    grounding figures. ``hybrid@0.5`` reuses that TAM inside degraded spans. No number is
+    asserted."""
     from tgl_mm.datasets.synthetic import make_synthetic_mevis_m
     from tgl_mm.evaluation.report import summarize
     from tgl_mm.utils.checkpoint import load_checkpoint_file
@@ -131,9 +132,13 @@ def test_tam_test_trains_a_tam_on_the_checkpoint(bench, tmp_path):
                            min_frames=6, max_frames=8, progress=False, log=None)
     work = tmp_path / 'work'
     reports = bench.one_seed(0, str(root), work, ['train_cfg.max_iters=2', 'tam_train.iters=3',
-                                                  'tam_train.batch_size=2'], bench.TINY, ('tam',))
+                                                  'tam_train.batch_size=2'], bench.TINY,
+                             ('tam', 'hybrid@0.5'))
     summary = summarize(reports['tam']['per_expression'])
     assert {'keyframe_top1', 'mr_R1@0.5', 'mr_R1@0.7', 'mr_mAP'} <= set(summary)
+    for rec in reports['hybrid@0.5']['per_expression']:    # <= 4 TAM frames inside the span
+        assert 1 <= sum(e - s + 1 for s, e in rec['pred_spans']) <= 4
+        assert rec.get('frame_scores')
     ckpt = load_checkpoint_file(work / 'iter_2_tam.pth', map_location='cpu')
     assert 'tam.decision_logit' in ckpt['state_dict']
     meta = ckpt['meta']['tam']
@@ -142,6 +147,6 @@ def test_tam_test_trains_a_tam_on_the_checkpoint(bench, tmp_path):
         float(torch.logit(torch.tensor(meta['threshold']))), abs=1e-5)
     assert len(list(work.glob('tam_inputs_train_*.pt'))) == 1       # the feature cache
     quality = bench.grounding_quality({'tgl': {0: reports}})
-    assert [q['grounding'] for q in quality] == ['tam']
+    assert [q['grounding'] for q in quality] == ['tam', 'hybrid@0.5']
     assert quality[0]['keyframe_top1'][0] is not None
     assert '| tgl | tam |' in bench.format_quality(quality)

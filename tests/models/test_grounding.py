@@ -105,6 +105,14 @@ def test_keyframes_and_hybrid(tmp_path):
     hyb_o = GROUNDINGS.build(dict(type='hybrid', span=dict(type='oracle'),
                                   keyframes=dict(type='keyframes', pred_file=kf), top_k=1))
     assert hyb_o(make_sample(gt=gt)).mplus.nonzero().flatten().tolist() == [6]
+    # keyframes=None: the TAM's scores (passed in by the model) inside the span
+    hyb_t = HybridGrounding(span=dict(type='moment_retrieval', pred_file=mr), keyframes=None,
+                            top_k=2)
+    assert hyb_t.needs_frame_scores and not hyb.needs_frame_scores
+    with pytest.raises(ValueError, match='TAM'):
+        hyb_t(make_sample())
+    tam = torch.tensor(scores[::-1])
+    assert hyb_t(make_sample(), tam).mplus.nonzero().flatten().tolist() == [3, 5]
     with pytest.raises(ValueError, match='3 frame scores'):
         short = write_jsonl(tmp_path / 's.jsonl', [dict(qid='v1/3', frame_scores=[1, 2, 3])])
         KeyframeGrounding(short)(make_sample())

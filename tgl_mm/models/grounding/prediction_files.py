@@ -222,19 +222,23 @@ class HybridGrounding(BaseGrounding):
 
     Args:
         span: a grounding config giving the span (a moment-retrieval file, or ``oracle``).
-        keyframes: a :class:`KeyframeGrounding` config giving per-frame scores.
+        keyframes: a :class:`KeyframeGrounding` config giving per-frame scores (a VLM's), or
+            None for the model's own TAM scores (the model then needs a TAM).
         top_k: keyframes to keep inside the span.
     """
 
-    def __init__(self, span: dict, keyframes: dict, top_k: int = 4) -> None:
+    def __init__(self, span: dict, keyframes: dict | None, top_k: int = 4) -> None:
         self.span = GROUNDINGS.build(span)
-        self.keyframes = GROUNDINGS.build(keyframes)
-        if not isinstance(self.keyframes, KeyframeGrounding):
-            raise TypeError('HybridGrounding.keyframes must build a KeyframeGrounding')
+        self.keyframes = None if keyframes is None else GROUNDINGS.build(keyframes)
+        if self.keyframes is not None and not isinstance(self.keyframes, KeyframeGrounding):
+            raise TypeError('HybridGrounding.keyframes must build a KeyframeGrounding (or be '
+                            'None for the TAM)')
+        self.needs_frame_scores = self.keyframes is None
         self.top_k = top_k
 
     def ground(self, sample: VideoDataSample,
                frame_scores: torch.Tensor | None) -> GroundingResult:
         span = self.span(sample).mplus
-        scores = self.keyframes.frame_scores(sample)
+        scores = frame_scores.detach().float().cpu() if self.keyframes is None \
+            else self.keyframes.frame_scores(sample)
         return GroundingResult(topk_mask(scores, self.top_k, within=span), scores.float())
