@@ -220,15 +220,15 @@ QUALITY = {'mplus_frame_iou': 'M+ IoU', 'mr_R1@0.5': 'R1@0.5', 'mr_R1@0.7': 'R1@
 
 
 def grounding_quality(results: dict[str, dict[int, dict]]) -> list[dict]:
-    """Per (row, test) with a predicted M+ (not ``none``, not swapped): its grounding figures
-    against the annotated moments on the whole split, per seed (:data:`QUALITY`; ``top-1``
-    only for tests with frame scores, i.e. ``tam``)."""
+    """Per (row, test) but the swapped ones: its grounding figures against the annotated
+    moments on the whole split, per seed (:data:`QUALITY`; ``top-1`` only for tests with frame
+    scores, i.e. the TAM's; ``none``, the whole video as M+, is the trivial reference)."""
     from tgl_mm.evaluation.report import summarize
     out = []
     for name, per_seed in results.items():
         seeds = sorted(per_seed)
         tests = [t for t in per_seed[seeds[0]] if all(t in per_seed[s] for s in seeds)
-                 and t != 'none' and not t.endswith('_swapped')]
+                 and not t.endswith('_swapped')]
         for test in tests:
             sums = [summarize(per_seed[s][test]['per_expression']) for s in seeds]
             out.append({'name': name, 'grounding': test, 'seeds': seeds,
@@ -335,27 +335,33 @@ def plot_grounding(rows: list[dict], path: Path, name: str = 'tgl',
                 and r['family'] == fam for v in r['jf'] if v is not None]
         return float(np.mean(vals)) if vals else None
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    from matplotlib.lines import Line2D
+    fig, ax = plt.subplots(figsize=(8, 4))
+    markers = [(q, 'x' if q['grounding'] == 'tam' else '^') for q in quality
+               if q['name'] == name and (q['grounding'] == 'tam'
+                                         or q['grounding'].startswith('hybrid@'))]
     for i, fam in enumerate(FAMILIES):
         color = f'C{i}'
-        ys = [mean_jf(f'mr@{x:g}', fam) for x in points]
-        ax.plot(points, ys, 'o-', color=color, label=f'{fam}: moment retrieval')
+        ax.plot(points, [mean_jf(f'mr@{x:g}', fam) for x in points], 'o-', color=color)
         for test, style in (('oracle', '--'), ('none', ':')):
             y = mean_jf(test, fam)
             if y is not None:
                 ax.axhline(y, color=color, linestyle=style, linewidth=1)
-        for q, marker in ((q, 'x' if q['grounding'] == 'tam' else '^') for q in quality
-                          if q['name'] == name and (q['grounding'] == 'tam'
-                                                    or q['grounding'].startswith('hybrid@'))):
+        for q, marker in markers:
             y = mean_jf(q['grounding'], fam)
             ious = [v for v in q['mplus_frame_iou'] if v is not None]
             if y is not None and ious:
-                ax.plot([float(np.mean(ious)) / 100], [y], marker, color=color, markersize=8,
-                        label=f'{fam}: {q["grounding"]} (at its M+ IoU)')
-    ax.set_xlabel('moment-retrieval window IoU with the oracle moments')
+                ax.plot([float(np.mean(ious)) / 100], [y], marker, color=color, markersize=8)
+    handles = [Line2D([], [], color=f'C{i}', label=fam) for i, fam in enumerate(FAMILIES)]
+    handles += [Line2D([], [], color='k', marker='o', label='moment retrieval (degraded oracle)'),
+                Line2D([], [], color='k', linestyle='--', label='oracle'),
+                Line2D([], [], color='k', linestyle=':', label='none (whole video)')]
+    handles += [Line2D([], [], color='k', marker=m, linestyle='', label=f'{q["grounding"]} '
+                       '(at its M+ frame IoU)') for q, m in markers]
+    ax.set_xlabel('grounding IoU with the oracle moments (window IoU; M+ frame IoU for markers)')
     ax.set_ylabel('J&F')
-    ax.set_title(f'{name}: grounding quality (dashed: oracle, dotted: none)', fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_title(f'{name}: J&F against grounding quality', fontsize=9)
+    ax.legend(handles=handles, fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
     _save(fig, path)
     plt.close(fig)
     return True
