@@ -220,15 +220,18 @@ QUALITY = {'mplus_frame_iou': 'M+ IoU', 'mr_R1@0.5': 'R1@0.5', 'mr_R1@0.7': 'R1@
 
 
 def grounding_quality(results: dict[str, dict[int, dict]]) -> list[dict]:
-    """Per (row, test) but the swapped ones: its grounding figures against the annotated
-    moments on the whole split, per seed (:data:`QUALITY`; ``top-1`` only for tests with frame
-    scores, i.e. the TAM's; ``none``, the whole video as M+, is the trivial reference)."""
+    """Per (row, test) of the rows tested with several groundings (``tgl``), but the swapped
+    tests: its grounding figures against the annotated moments on the whole split, per seed
+    (:data:`QUALITY`; ``top-1`` only for tests with frame scores, i.e. the TAM's; ``none``, the
+    whole video as M+, is the trivial reference)."""
     from tgl_mm.evaluation.report import summarize
     out = []
     for name, per_seed in results.items():
         seeds = sorted(per_seed)
         tests = [t for t in per_seed[seeds[0]] if all(t in per_seed[s] for s in seeds)
                  and not t.endswith('_swapped')]
+        if len(tests) < 2:
+            continue
         for test in tests:
             sums = [summarize(per_seed[s][test]['per_expression']) for s in seeds]
             out.append({'name': name, 'grounding': test, 'seeds': seeds,
@@ -298,7 +301,7 @@ def plot(rows: list[dict], path: Path) -> bool:
     if plt is None:
         return False
     groups = list(dict.fromkeys((r['name'], r['grounding']) for r in rows))
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(groups)), 4))
+    fig, ax = plt.subplots(figsize=(min(12.0, max(6.0, 0.8 * len(groups))), 4))
     width = 0.8 / len(FAMILIES)
     for i, fam in enumerate(FAMILIES):
         means, stds = [], []
@@ -310,9 +313,9 @@ def plot(rows: list[dict], path: Path) -> bool:
         ax.bar(np.arange(len(groups)) + i * width, means, width, yerr=stds, label=fam,
                capsize=2)
     ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2)
-    ax.set_xticklabels([f'{n}\n{t}' for n, t in groups], fontsize=7)
+    ax.set_xticklabels([f'{n}: {t}' for n, t in groups], fontsize=7, rotation=35, ha='right')
     ax.set_ylabel('J&F')
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, ncol=len(FAMILIES), loc='lower left', bbox_to_anchor=(0.0, 1.0))
     _save(fig, path)
     plt.close(fig)
     return True
@@ -419,8 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     command = (f'python benchmarks/synthetic_ablation.py --rows {" ".join(args.rows)} '
                f'--seeds {" ".join(map(str, args.seeds))} --data-seed {args.data_seed}')
     with atomic_path(f'{stem}.md') as tmp:
-        Path(tmp).write_text(f'{table}\n\n({minutes:.0f} minutes with --jobs {args.jobs}; '
-                             f'`{command}`)\n')
+        Path(tmp).write_text(f'{table}\n\n(`{command}`; this invocation took {minutes:.0f} '
+                             f'minutes with --jobs {args.jobs}; runs finished by earlier '
+                             'invocations are reused and not counted)\n')
     drawn = plot(rows, Path(f'{stem}.png'))
     plot_grounding(rows, Path(f'{stem}_grounding.png'), quality=quality)
     print(table)

@@ -41,6 +41,8 @@ def test_rows_json_and_swap_gap(bench, tmp_path):
     gap = by[('oracle: swap gap', 'appearance')]
     assert gap['seeds'] == [0, 1] and gap['jf'] == [50.0, 0.0]
     assert by[('oracle: swap gap', 'all')]['jf'][0] == pytest.approx(30.0)   # w/0 left out
+    quality = bench.grounding_quality({**results, 'baseline': {0: {'none': own}}})
+    assert [(q['name'], q['grounding']) for q in quality] == [('tgl', 'oracle'), ('tgl', 'none')]
     table = bench.format_markdown(rows, {'all_objects': {'all': 40.0}}, 1)
     assert '| tgl | oracle | 0,1 | 80.0 ± 0.0 | 60.0 ± 0.0 | 40.0 ± 0.0 | 60.0 ± 0.0 |' in table
     assert 'rule `all_objects`' in table
