@@ -8,7 +8,8 @@ every part it defines is built:
   then datasets, evaluators, optimizer wrapper, parameter schedulers and loop types;
 - ``_base_`` fragments: the parts they define, each on its own (an optimizer on a dummy module).
 
-Absent weights and data get stand-ins (:data:`STAND_INS`, applied in order to the loaded config):
+Absent weights, data and grounding prediction files get stand-ins (:data:`STAND_INS`, applied in
+order to the loaded config):
 
 - an absent text-encoder directory (e.g. RoBERTa-base) becomes a tiny-vocabulary random RoBERTa of
   the width and depth the model config expects (made once per session);
@@ -17,7 +18,9 @@ Absent weights and data get stand-ins (:data:`STAND_INS`, applied in order to th
 - a MeViS-layout dataset whose ``data_root`` is missing is pointed at a tiny synthetic MeViS-M
   generated once per session, and one sample is pulled through its pipeline;
 - any other dataset whose ``data_root`` is missing is built with ``lazy_init=True`` (constructor
-  and pipeline checked, annotations not read), and so are dataset wrappers around it.
+  and pipeline checked, annotations not read), and so are dataset wrappers around it;
+- a grounding prediction file the user provides (``pred_file`` of a moment-retrieval or keyframe
+  grounding, e.g. in the hybrid config) becomes a one-record file of the right format.
 
 To add a rule (e.g. shrinking a model that is slow to build at full size), write a function
 ``rule(cfg: Config, ctx: StandInContext) -> None`` that edits ``cfg`` in place and decorate it
@@ -117,6 +120,26 @@ def random_init_for_missing_weights(cfg: Config, ctx: StandInContext) -> None:
         for key in WEIGHT_KEYS:
             if _missing_local(node.get(key)):
                 node[key] = None
+
+
+#: the record field of each file-based grounding's predictions, and a valid stand-in value
+PREDICTION_STAND_INS = {'moment_retrieval': ('pred_relevant_windows', [[0, 1, 1.0]]),
+                        'MomentRetrievalGrounding': ('pred_relevant_windows', [[0, 1, 1.0]]),
+                        'keyframes': ('frame_scores', [1.0]),
+                        'KeyframeGrounding': ('frame_scores', [1.0])}
+
+
+@stand_in
+def stand_in_prediction_files(cfg: Config, ctx: StandInContext) -> None:
+    """A grounding prediction file the user provides (e.g. a moment-retrieval model's output)
+    becomes a one-record file of the right format."""
+    import json
+    for path, node in walk(cfg._cfg_dict):
+        if node.get('type') in PREDICTION_STAND_INS and _missing_local(node.get('pred_file')):
+            field, value = PREDICTION_STAND_INS[node['type']]
+            stand_in_file = ctx.tmp_dir / f'{path}.jsonl'
+            stand_in_file.write_text(json.dumps({'qid': 'stand-in/0', field: value}) + '\n')
+            node['pred_file'] = str(stand_in_file)
 
 
 @stand_in
