@@ -145,3 +145,13 @@ def test_calibrated_threshold_travels_in_the_state_dict():
     assert other.threshold == pytest.approx(0.5)
     with pytest.raises(ValueError):
         tam.calibrate(1.0)
+
+
+def test_fit_tam_needs_a_tam_config(tmp_path):
+    from mmengine.config import Config
+
+    from tgl_mm.engine.tam_training import fit_tam
+    cfg = Config(dict(model=dict(type='TGLSAM2', tam=None)))
+    with pytest.raises(ValueError, match='no model.tam'):
+        fit_tam(cfg, str(tmp_path / 'x.pth'), str(tmp_path / 'y.pth'), str(tmp_path))
+    assert not (tmp_path / 'y.pth').exists()
