@@ -9,7 +9,7 @@ _base_ = ['./tgl_hiera-b_mevis-m.py']
 
 model = dict(
     # the base has tam=None: `_delete_` replaces it instead of merging into it
-    tam=dict(_delete_=True, type='TemporalAlignmentModule', in_channels=256, text_dim=768,
+    tam=dict(_delete_=True, type='TemporalAlignmentModule', in_channels=512, text_dim=768,
              embed_dim=256, num_heads=8),
     test_cfg=dict(grounding=dict(type='tam', mode='threshold')))
 

@@ -6,7 +6,7 @@ _base_ = ['./tgl_tiny_synthetic.py']
 
 model = dict(
     # the base has tam=None: `_delete_` replaces it instead of merging into it
-    tam=dict(_delete_=True, type='TemporalAlignmentModule', in_channels=64, text_dim=384,
+    tam=dict(_delete_=True, type='TemporalAlignmentModule', in_channels=128, text_dim=384,
              embed_dim=64, num_heads=4),
     test_cfg=dict(grounding=dict(type='tam', mode='threshold')))
 

@@ -49,7 +49,7 @@ def tiny_app_files(tmp_path_factory) -> dict:
 def tiny_tam_model(tiny_app_files):
     """The tiny TGL of ``tiny_app_files`` with a (random-init) Temporal Alignment Module."""
     cfg = Config.fromfile(str(tiny_app_files['config']))
-    cfg.model.tam = dict(type='TemporalAlignmentModule', in_channels=64, text_dim=32,
+    cfg.model.tam = dict(type='TemporalAlignmentModule', in_channels=128, text_dim=32,
                          embed_dim=32, num_heads=4)
     torch.manual_seed(1)
     return init_model(cfg)

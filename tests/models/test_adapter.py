@@ -67,8 +67,9 @@ def test_identity_start_reproduces_both_encoders(tiny_image_encoder, tiny_images
     assert_feats_close(out.image_feats, ref)
     torch.testing.assert_close(out.text_feats, ref_text, rtol=0, atol=1e-5)
     c = ref['vision_features'].shape[1]
-    assert out.frame_embeds.shape == (B, T, c)
-    torch.testing.assert_close(out.frame_embeds[1, 2], ref['vision_features'][5].mean((1, 2)))
+    assert out.frame_embeds.shape == (B, T, 2 * c)          # spatial mean, then max
+    torch.testing.assert_close(out.frame_embeds[1, 2, :c], ref['vision_features'][5].mean((1, 2)))
+    torch.testing.assert_close(out.frame_embeds[1, 2, c:], ref['vision_features'][5].amax((1, 2)))
     assert out.adapt.tolist() == adapt.tolist()
     # per-frame and per-time-step views
     assert out.frame(4)['vision_features'].shape[0] == 1

@@ -100,7 +100,7 @@ def test_frozen_encoders_stay_in_eval_mode(text_dir):
 def test_tam_is_frozen_in_training_and_grounds_at_test(text_dir):
     """The segmentation loss does not train the TAM (tools/train_tam.py does); at test time its
     scores ground M+."""
-    tam = dict(type='TemporalAlignmentModule', in_channels=64, text_dim=TEXT_DIM, embed_dim=32,
+    tam = dict(type='TemporalAlignmentModule', in_channels=128, text_dim=TEXT_DIM, embed_dim=32,
                num_heads=4)
     model = build(text_dir, tam=tam,
                   test_cfg=dict(grounding=dict(type='tam', mode='topk', top_k=2), chunk_size=2))
@@ -300,7 +300,7 @@ def test_tam_reads_the_whole_video_across_chunks(text_dir):
     score changes when only frames of another chunk change, and equals the TAM applied to
     :meth:`video_tam_inputs` (what tools/train_tam.py trains on), centred on the calibrated
     threshold."""
-    tam = dict(type='TemporalAlignmentModule', in_channels=64, text_dim=TEXT_DIM, embed_dim=32,
+    tam = dict(type='TemporalAlignmentModule', in_channels=128, text_dim=TEXT_DIM, embed_dim=32,
                num_heads=4)
     model = build(text_dir, tam=tam, test_cfg=dict(grounding=dict(type='tam'), chunk_size=2))
     model.eval()
@@ -308,7 +308,7 @@ def test_tam_reads_the_whole_video_across_chunks(text_dir):
     frames = torch.randn(6, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
     scores = model.predict(frames[None], [video_sample(6)])[0].pred_frame_scores
     inputs = model.video_tam_inputs(frames, [video_sample(6)])[0]
-    assert inputs.frame_embeds.shape == (6, 64) and inputs.text_mask.dtype == torch.bool
+    assert inputs.frame_embeds.shape == (6, 128) and inputs.text_mask.dtype == torch.bool
     raw = model.tam(inputs.frame_embeds[None], inputs.text_feats[None], inputs.text_mask[None])
     torch.testing.assert_close(scores, raw[0] - torch.logit(torch.tensor(0.7)), atol=1e-5,
                                rtol=1e-5)

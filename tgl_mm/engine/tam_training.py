@@ -45,7 +45,8 @@ class TAMExample:
 
     Attributes:
         qid: ``video_id/exp_id``. video_id: the video (held-out splits are by video).
-        frame_embeds: (T, C) adapted frame features. text_feats: (L, D). text_mask: bool (L,).
+        frame_embeds: (T, 2C) adapted frame features (mean and max pooled).
+        text_feats: (L, D). text_mask: bool (L,).
         labels: bool (T,) the annotated M+.
     """
 
@@ -224,6 +225,10 @@ def split_by_video(examples: Sequence[TAMExample], held_out: float, seed: int = 
             [x for x in examples if x.video_id in chosen])
 
 
+#: what the feature cache holds (bumped when :meth:`TGLSAM2.tam_inputs` changes: 2 = mean and
+#: max pooled frames)
+TAM_INPUTS_VERSION = 2
+
 #: ``tam_train`` config keys and their defaults (``tools/train_tam.py``)
 TAM_TRAIN_DEFAULTS: dict = dict(split='train', moment_file='moments/train.json', iters=1500,
                                 batch_size=16, lr=1e-3, weight_decay=1e-2, crop_prob=0.5,
@@ -249,7 +254,8 @@ def load_or_extract_examples(model, cfg, checkpoint_sha256: str, cache: Path | N
 
     from tgl_mm.utils.checkpoint import load_checkpoint_file
 
-    key = dict(checkpoint_sha256=checkpoint_sha256, split=settings['split'],
+    key = dict(version=TAM_INPUTS_VERSION, checkpoint_sha256=checkpoint_sha256,
+               split=settings['split'],
                moment_file=settings['moment_file'], data_root=cfg.test_dataloader.dataset.get(
                    'data_root'))
     if cache is not None and cache.is_file():

@@ -81,8 +81,8 @@ class TemporalAlignmentModule(BaseModule):
     :meth:`TGLSAM2.tam_inputs <tgl_mm.models.segmentors.TGLSAM2.tam_inputs>`.
 
     Args:
-        in_channels: C of the per-frame features (B, T, C) (SAM2 hidden dim for the pooled
-            ``vision_features``: 256, 64 for ``tiny``).
+        in_channels: C of the per-frame features (B, T, C): twice the SAM2 hidden dim for the
+            mean- and max-pooled ``vision_features`` (512; 128 for ``tiny``).
         text_dim: D of the text features (768 RoBERTa-base, 384 MiniLM).
         embed_dim: width E (256). num_heads: attention heads (8).
         kernel_size: temporal kernel of the depth-wise convolutions (3).
@@ -92,7 +92,7 @@ class TemporalAlignmentModule(BaseModule):
         init_cfg: mmengine init config.
     """
 
-    def __init__(self, in_channels: int = 256, text_dim: int = 768, embed_dim: int = 256,
+    def __init__(self, in_channels: int = 512, text_dim: int = 768, embed_dim: int = 256,
                  num_heads: int = 8, kernel_size: int = 3, num_conv_layers: int = 2,
                  ffn_ratio: float = 4.0, dropout: float = 0.0, init_tau: float = 1.0,
                  init_cfg: dict | list | None = None) -> None:

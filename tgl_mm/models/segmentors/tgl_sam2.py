@@ -14,7 +14,7 @@ from torch import Tensor
 
 from tgl_mm.models.grounding.base import GroundingResult
 from tgl_mm.models.heads.mdp_head import postprocess_mask_logits, upsample_mask_logits
-from tgl_mm.models.necks.lockstep_encoder import raw_from_trunk
+from tgl_mm.models.necks.lockstep_encoder import pool_frame_features, raw_from_trunk
 from tgl_mm.models.segmentors.chunked_features import ChunkedFeatures, path_chunks
 from tgl_mm.models.segmentors.shared_features import FrameLoader, SharedFrameFeatures
 from tgl_mm.models.utils.part_checkpoint import load_model_parts
@@ -31,7 +31,7 @@ class Encoded:
             on the others).
         text_feats: (B, L, D) text features (E_Adp with an adapter, the plain last layer
             without).
-        frame_embeds: (B, T, C) spatially pooled ``vision_features`` (TAM input).
+        frame_embeds: (B, T, 2C) spatially pooled ``vision_features`` (mean and max; TAM input).
     """
 
     image_feats: dict
@@ -44,7 +44,7 @@ class TAMInputs:
     """The TAM's input for one sentence over a whole video.
 
     Attributes:
-        frame_embeds: (T, C) pooled adapted frame features F_Adp.
+        frame_embeds: (T, 2C) pooled adapted frame features F_Adp (mean and max).
         text_feats: (L, D) adapted text features E_Adp (mean over the video's clips).
         text_mask: bool (L,) real tokens.
     """
@@ -161,9 +161,10 @@ class TGLSAM2(BaseModel):
             if self.prompt.prompt_dim != head.hidden_dim:
                 raise ValueError(f'prompt.prompt_dim={self.prompt.prompt_dim} must equal the SAM2 '
                                  f'hidden dim {head.hidden_dim}')
-        if self.tam is not None and (self.tam.in_channels != head.hidden_dim
+        if self.tam is not None and (self.tam.in_channels != 2 * head.hidden_dim
                                      or self.tam.text_dim != text_dim):
-            raise ValueError(f'tam expects in_channels={head.hidden_dim} and '
+            # frame features: mean and max of the SAM2 hidden features (pool_frame_features)
+            raise ValueError(f'tam expects in_channels={2 * head.hidden_dim} and '
                              f'text_dim={text_dim}, got {self.tam.in_channels} and '
                              f'{self.tam.text_dim}')
 
@@ -222,7 +223,7 @@ class TGLSAM2(BaseModel):
             feats = self.image_backbone(images) if trunk is None else \
                 raw_from_trunk(self.image_backbone, trunk)
             text = self.text_backbone(tokens['input_ids'], tokens['attention_mask'])[-1]
-            pooled = feats['vision_features'].mean(dim=(2, 3)).reshape(batch, steps, -1)
+            pooled = pool_frame_features(feats['vision_features']).reshape(batch, steps, -1)
             return Encoded(feats, text, pooled)
         out = self.neck(self.image_backbone, self.text_backbone, images, tokens['input_ids'],
                         tokens['attention_mask'], adapt, trunk=trunk)
