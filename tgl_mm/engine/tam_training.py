@@ -247,7 +247,8 @@ def tam_train_settings(cfg) -> dict:
 def load_or_extract_examples(model, cfg, checkpoint_sha256: str, cache: Path | None,
                              settings: dict) -> list[TAMExample]:
     """:func:`extract_tam_examples` on the ``settings['split']`` split of the config's test
-    dataloader, reusing ``cache`` when it holds the same checkpoint, split and moment file."""
+    dataloader, reusing ``cache`` when it holds the same features (:data:`TAM_INPUTS_VERSION`),
+    checkpoint, split, moment file and data root."""
     from mmengine.registry import DefaultScope
     from mmengine.runner import Runner
     from mmengine.utils import ProgressBar
@@ -299,8 +300,11 @@ def fit_tam(cfg, checkpoint: str, out: str, work_dir: str, seed: int = 0,
         raise ValueError('the config has no model.tam: use a TAM config such as '
                          'configs/tgl/tgl_tiny_synthetic_tam.py')
     settings = tam_train_settings(cfg)
+    # the threshold is chosen for the config's TAM mode; 'topk' (no threshold) and the other
+    # groundings that read TAM scores (hybrid) get the 'threshold' one
     grounding = (cfg.model.get('test_cfg') or {}).get('grounding') or {}
     mode = grounding.get('mode', 'threshold') if grounding.get('type') == 'tam' else 'threshold'
+    mode = mode if mode in ('threshold', 'span') else 'threshold'
     ckpt = load_checkpoint_file(checkpoint, map_location='cpu')
     model = init_model(cfg)
     load_weights_into(model, ckpt, checkpoint, allow_missing=('tam.',))
