@@ -24,9 +24,9 @@ Rows (:data:`ROWS`; the configs change only what the row names, see
 ``sampling``, ``sampling+mdp``, ``sampling+oss``, ``tgl`` (the tiny recipe; oracle, none,
 swapped, and moment retrieval from oracle moments degraded to window IoU 0.9/0.7/0.5/0.3,
 ``mr@<iou>``, plotted in ``OUT/synthetic_ablation_grounding.png``; ``tam``: the checkpoint's
-Temporal Alignment Module trained by ``tools/train_tam.py`` with the run's seed; ``hybrid@0.5``:
-the TAM's top-4 frames inside the IoU-0.5 spans, the paper's Hybrid with the TAM as keyframe
-scorer); Table 3
+Temporal Alignment Module trained by ``tools/train_tam.py`` with the run's seed; ``hybrid@<iou>``:
+the TAM's top-4 frames inside those spans, the paper's Hybrid with the TAM as keyframe scorer);
+Table 3
 ``mfe+memall``
 and ``nomfe+memplus`` (``sampling+oss`` is no-MFE + memory from
 all frames, ``tgl`` MFE + memory from M+).
@@ -67,7 +67,8 @@ ROWS: dict[str, Row] = {
     'sampling+mdp': Row(f'{ABL}/t2_sampling_mdp.py'),
     'sampling+oss': Row(f'{ABL}/t2_sampling_oss.py'),
     'tgl': Row(TINY, ('oracle', 'none', 'oracle_swapped', 'mr@0.9', 'mr@0.7', 'mr@0.5',
-                      'mr@0.3', 'tam', 'hybrid@0.5')),
+                      'mr@0.3', 'tam', 'hybrid@0.9', 'hybrid@0.7', 'hybrid@0.5',
+                      'hybrid@0.3')),
     'mfe+memall': Row(f'{ABL}/t3_mfe_memall.py'),
     'nomfe+memplus': Row(f'{ABL}/t3_nomfe_memplus.py'),
 }
@@ -324,9 +325,9 @@ def plot(rows: list[dict], path: Path) -> bool:
 def plot_grounding(rows: list[dict], path: Path, name: str = 'tgl',
                    quality: list[dict] = ()) -> bool:
     """J&F against the window IoU of degraded moment retrieval (``mr@<iou>`` tests of row
-    ``name``), per family, with ``oracle`` and ``none`` as horizontal lines and the ``tam``
-    (cross) and ``hybrid@`` (triangle) tests at their mean M+ frame IoU (from ``quality``);
-    False without matplotlib or without such tests."""
+    ``name``), per family, with ``oracle`` and ``none`` as horizontal lines, the ``tam`` test
+    (cross) and the ``hybrid@`` tests (triangles) at their mean M+ frame IoU (from
+    ``quality``); False without matplotlib or without such tests."""
     points = sorted({float(r['grounding'][3:]) for r in rows
                      if r['name'] == name and r['grounding'].startswith('mr@')})
     plt = _pyplot()
@@ -339,10 +340,16 @@ def plot_grounding(rows: list[dict], path: Path, name: str = 'tgl',
         return float(np.mean(vals)) if vals else None
 
     from matplotlib.lines import Line2D
-    fig, ax = plt.subplots(figsize=(8, 4))
-    markers = [(q, 'x' if q['grounding'] == 'tam' else '^') for q in quality
-               if q['name'] == name and (q['grounding'] == 'tam'
-                                         or q['grounding'].startswith('hybrid@'))]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    own = {q['grounding']: q for q in quality if q['name'] == name}
+    hybrids = sorted(t for t in own if t.startswith('hybrid@'))
+
+    def at_iou(test: str, fam: str) -> tuple[float, float] | None:
+        """(mean M+ frame IoU, mean J&F) of a test, or None."""
+        ious = [v for v in own[test]['mplus_frame_iou'] if v is not None]
+        y = mean_jf(test, fam)
+        return None if y is None or not ious else (float(np.mean(ious)) / 100, y)
+
     for i, fam in enumerate(FAMILIES):
         color = f'C{i}'
         ax.plot(points, [mean_jf(f'mr@{x:g}', fam) for x in points], 'o-', color=color)
@@ -350,18 +357,23 @@ def plot_grounding(rows: list[dict], path: Path, name: str = 'tgl',
             y = mean_jf(test, fam)
             if y is not None:
                 ax.axhline(y, color=color, linestyle=style, linewidth=1)
-        for q, marker in markers:
-            y = mean_jf(q['grounding'], fam)
-            ious = [v for v in q['mplus_frame_iou'] if v is not None]
-            if y is not None and ious:
-                ax.plot([float(np.mean(ious)) / 100], [y], marker, color=color, markersize=8)
+        tam = at_iou('tam', fam) if 'tam' in own else None
+        if tam:
+            ax.plot([tam[0]], [tam[1]], 'x', color=color, markersize=8)
+        pts = sorted(p for p in (at_iou(t, fam) for t in hybrids) if p)
+        if pts:
+            ax.plot(*zip(*pts), '^-.', color=color, markersize=7, linewidth=1)
     handles = [Line2D([], [], color=f'C{i}', label=fam) for i, fam in enumerate(FAMILIES)]
     handles += [Line2D([], [], color='k', marker='o', label='moment retrieval (degraded oracle)'),
                 Line2D([], [], color='k', linestyle='--', label='oracle'),
                 Line2D([], [], color='k', linestyle=':', label='none (whole video)')]
-    handles += [Line2D([], [], color='k', marker=m, linestyle='', label=f'{q["grounding"]} '
-                       '(at its M+ frame IoU)') for q, m in markers]
-    ax.set_xlabel('grounding IoU with the oracle moments (window IoU; M+ frame IoU for markers)')
+    if 'tam' in own:
+        handles.append(Line2D([], [], color='k', marker='x', linestyle='',
+                              label='TAM (at its M+ frame IoU)'))
+    if hybrids:
+        handles.append(Line2D([], [], color='k', marker='^', linestyle='-.',
+                              label='hybrid: TAM top-4 in the spans (at its M+ frame IoU)'))
+    ax.set_xlabel('IoU with the oracle moments (window IoU; TAM, hybrid: M+ frame IoU)')
     ax.set_ylabel('J&F')
     ax.set_title(f'{name}: J&F against grounding quality', fontsize=9)
     ax.legend(handles=handles, fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
