@@ -24,6 +24,7 @@ import io
 import os
 import pickle
 import re
+import struct
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -208,8 +209,13 @@ def _load(source: Any, name: str, map_location: Any, extra: list | tuple) -> Any
                 source.seek(0)
             needed = unsafe_globals(source, extra)
         raise _refusal(name, err, needed) from None
-    except (RuntimeError, EOFError) as err:  # truncated or not a torch.save file
-        reason = str(err).splitlines()[0] if str(err) else 'unexpected end of file'
+    except (RuntimeError, EOFError, IndexError, KeyError, ValueError, OverflowError,
+            struct.error) as err:
+        # truncated, damaged or not a torch.save file: the weights-only unpickler lets the
+        # low-level error of a malformed opcode through (e.g. IndexError on an empty stack)
+        reason = (str(err).splitlines()[0] if str(err) else '') or 'unexpected end of file'
+        reason = reason if isinstance(err, (RuntimeError, EOFError)) \
+            else f'malformed pickle: {type(err).__name__}: {reason}'
         raise CheckpointContentError(
             f'cannot read checkpoint {name}: truncated or damaged ({reason})') from None
 
