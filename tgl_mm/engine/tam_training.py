@@ -77,14 +77,16 @@ def extract_tam_examples(model, dataloader: Iterable[dict],
     for data in dataloader:
         inputs = model.data_preprocessor.collate(data)
         samples = data['data_samples']
+        for sample in samples:   # checked before any encoder work
+            meta = sample.metainfo
+            if 'gt_mplus' not in sample or meta.get('has_moments', True) is False:
+                raise ValueError(f'expression {meta.get("video_id")}/{meta.get("exp_id")} '
+                                 'has no moment annotation: the TAM learns from moments '
+                                 '(set moment_file on the dataset)')
         for rows in same_video_groups(inputs, samples):
             group = [samples[i] for i in rows]
             for sample, x in zip(group, model.video_tam_inputs(inputs[rows[0]], group)):
                 meta = sample.metainfo
-                if 'gt_mplus' not in sample or meta.get('has_moments', True) is False:
-                    raise ValueError(f'expression {meta.get("video_id")}/{meta.get("exp_id")} '
-                                     'has no moment annotation: the TAM learns from moments '
-                                     '(set moment_file on the dataset)')
                 examples.append(TAMExample(
                     f'{meta["video_id"]}/{meta["exp_id"]}', str(meta['video_id']),
                     x.frame_embeds.float().cpu(), x.text_feats.float().cpu(),
