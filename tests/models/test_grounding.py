@@ -183,3 +183,86 @@ def test_empty_mplus_falls_back(log_messages):
     assert "'vB'" in warnings[1] and "'1'" in warnings[1] and 'whole video' in warnings[1]
     # a strategy that does find frames is untouched
     assert NoGrounding()(make_sample(t=4)).mplus.all() and NoGrounding.num_fallbacks == 0
+
+
+def test_moment_retrieval_takes_the_highest_scored_windows(tmp_path):
+    from tgl_mm.models.grounding import PredictionFileError
+    f = write_jsonl(tmp_path / 'mr.jsonl', [
+        dict(qid='v1/3', pred_relevant_windows=[[7, 9, 0.3], [2, 5, 0.9], [0, 1, 0.6]]),
+        dict(qid='v1/4', pred_relevant_windows=[[7, 9], [2, 5]]),
+        dict(qid='v1/5', pred_relevant_windows=[[7, 9, 0.5], [2, 5, 0.5]])])
+
+    def frames(top_k, exp='3'):
+        g = MomentRetrievalGrounding(f, top_k=top_k)
+        return g(make_sample(exp=exp)).mplus.nonzero().flatten().tolist()
+
+    assert frames(1) == [2, 3, 4]
+    assert frames(2) == [0, 2, 3, 4]
+    assert frames(3) == [0, 2, 3, 4, 7, 8]
+    assert frames(1, exp='4') == [7, 8]           # no scores: as listed
+    assert frames(1, exp='5') == [7, 8]           # equal scores: as listed
+    mixed = write_jsonl(tmp_path / 'mixed.jsonl', [
+        dict(qid='v1/3', pred_relevant_windows=[[7, 9, 0.3], [2, 5]])])
+    with pytest.raises(PredictionFileError, match="mixed.jsonl:1: query 'v1/3': 1 of 2 windows"):
+        MomentRetrievalGrounding(mixed)
+
+
+def test_hybrid_span_honours_its_own_top_k(tmp_path):
+    """The hybrid's span is its moment-retrieval config's top-k highest-scored windows; the
+    hybrid's own top_k counts keyframes inside it."""
+    scores = [0.0, 0.9, 0.1, 0.2, 0.8, 0.3, 0.7, 0.0, 0.0, 0.95]
+    kf = write_jsonl(tmp_path / 'kf.jsonl', [dict(qid='v1/3', frame_scores=scores)])
+    mr = write_jsonl(tmp_path / 'mr.jsonl', [
+        dict(qid='v1/3', pred_relevant_windows=[[8, 10, 0.2], [2, 5, 0.9], [6, 7, 0.5]])])
+
+    def chosen(span_k, top_k):
+        hyb = GROUNDINGS.build(dict(type='hybrid', top_k=top_k, keyframes=dict(
+            type='keyframes', pred_file=kf), span=dict(type='moment_retrieval', pred_file=mr,
+                                                          top_k=span_k)))
+        return hyb(make_sample()).mplus.nonzero().flatten().tolist()
+
+    assert chosen(1, 2) == [3, 4]          # inside [2, 5) only
+    assert chosen(2, 2) == [4, 6]          # [2, 5) and [6, 7)
+    assert chosen(3, 2) == [4, 9]          # all three windows
+    assert chosen(1, 10) == [2, 3, 4]      # more keyframes than span frames: the whole span
+
+
+@pytest.mark.parametrize('use_tam', [False, True])
+def test_hybrid_frames_lie_inside_the_span(tmp_path, use_tam):
+    """For random spans (one or several windows, or the oracle moments) and random frame scores
+    (a VLM's file, or the TAM's), every frame the hybrid chooses lies inside the span, and it
+    chooses min(top_k, span size) of them: the best-scored ones of the span."""
+    gen = torch.Generator().manual_seed(0)
+    rng = torch.Generator().manual_seed(1)
+    for case in range(40):
+        t = int(torch.randint(6, 30, (1,), generator=rng))
+        scores = torch.randn(t, generator=gen)
+        windows = []
+        for _ in range(int(torch.randint(1, 4, (1,), generator=rng))):
+            s = int(torch.randint(0, t - 1, (1,), generator=rng))
+            e = int(torch.randint(s + 1, t + 1, (1,), generator=rng))
+            windows.append([s, e, float(torch.rand(1, generator=rng))])
+        span_k = int(torch.randint(1, len(windows) + 1, (1,), generator=rng))
+        top_k = int(torch.randint(1, 8, (1,), generator=rng))
+        oracle = case % 4 == 0
+        gt = torch.rand(t, generator=rng) > 0.6
+        gt[int(torch.randint(0, t, (1,), generator=rng))] = True
+        sample = make_sample(t=t, gt=gt)
+        mr = write_jsonl(tmp_path / f'mr{case}.jsonl', [dict(qid='v1/3',
+                                                             pred_relevant_windows=windows)])
+        kf = write_jsonl(tmp_path / f'kf{case}.jsonl', [dict(qid='v1/3',
+                                                             frame_scores=scores.tolist())])
+        span_cfg = dict(type='oracle') if oracle else dict(type='moment_retrieval',
+                                                            pred_file=mr, top_k=span_k)
+        hyb = GROUNDINGS.build(dict(type='hybrid', span=span_cfg, top_k=top_k,
+                                    keyframes=None if use_tam else dict(type='keyframes',
+                                                                        pred_file=kf)))
+        mplus = hyb(sample, scores if use_tam else None).mplus
+        span = GROUNDINGS.build(span_cfg)(sample).mplus
+        if not oracle:
+            ranked = sorted(windows, key=lambda w: -w[2])[:span_k]
+            assert torch.equal(span, windows_to_mask(ranked, t))
+        assert not bool((mplus & ~span).any()), (case, mplus, span)
+        assert int(mplus.sum()) == min(top_k, int(span.sum()))
+        if int(span.sum()) > top_k:     # the kept frames outscore the span's other frames
+            assert scores[mplus].min() >= scores[span & ~mplus].max()

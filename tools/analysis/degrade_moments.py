@@ -1,77 +1,97 @@
-"""Write moment-retrieval prediction files from oracle moments degraded to a target IoU.
+"""Write moment-retrieval prediction files from annotated moments degraded to a quality level.
 
 Stands in for retrieval models of known quality (the grounding-quality curve of
-``benchmarks/synthetic_ablation.py``): every M+ span of an expression (MeViS-M moments, merged
-across its objects) becomes one window, shifted, shrunk or widened (chosen at random per window,
-seeded; a shift or widening that the video's ends would clip becomes a shrink) so its IoU with
-the span is about ``--iou``. Output: the QVHighlights JSON-lines shape
-that ``--grounding moment_retrieval --grounding-options pred_file=FILE`` reads.
+``benchmarks/synthetic_ablation.py``). A level is named by its target mean IoU of the top-1
+windows; every query gets 5 scored windows (best first) whose errors go both ways: shifts past
+the moment's edges, too wide, too narrow, and outright misses (a window elsewhere in the video)
+whose share grows as the level drops. The model is
+:mod:`tgl_mm.models.grounding.degraded_retrieval` (docs/grounding.md, "Degraded moment
+retrieval"). Output: the QVHighlights JSON-lines shape that ``--grounding moment_retrieval
+--grounding-options pred_file=FILE`` reads. Each level reports its achieved mean top-1 IoU,
+R1@0.5/0.7, mAP and the shares of top-1 windows inside, overlapping and missing the moment.
 
-Example:
+Examples:
     python tools/analysis/degrade_moments.py --data-root data/synthetic_mevis_m_seed1 \\
         --split valid_u --iou 0.7 --out work_dirs/grounding/mr_iou0.7.jsonl
+    python tools/analysis/degrade_moments.py --data-root data/synthetic_mevis_m_seed1 \\
+        --split valid_u --sweep --out-dir work_dirs/grounding     # every level + stats JSON
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-import numpy as np
+STAT_COLUMNS = ('mean_iou', 'R1@0.5', 'R1@0.7', 'mAP', 'top1_inside', 'top1_overlap',
+                'top1_miss')
 
 
-def degraded_predictions(moment_path: str | Path, iou: float, seed: int = 0
-                         ) -> tuple[list[dict], float]:
-    """``([{"qid", "pred_relevant_windows"}], mean achieved IoU)`` for every expression of a
-    moment file."""
-    from tgl_mm.datasets.moments import load_moments, mask_to_spans, spans_to_mask
-    from tgl_mm.models.grounding.span_ops import DEGRADE_MODES, degrade_window, window_iou
-
-    moments = load_moments(moment_path)
-    rng = np.random.default_rng(seed)
-    lines, ious = [], []
-    for video, exps in sorted(moments.moments.items()):
-        num = moments.num_frames[video]
-        for exp_id, m in sorted(exps.items(), key=lambda kv: int(kv[0])
-                                if str(kv[0]).isdigit() else str(kv[0])):
-            windows = []
-            for s, e in mask_to_spans(spans_to_mask(m.mplus_spans(), num)):
-                truth = (s, e + 1)                       # inclusive span -> half-open window
-                mode = DEGRADE_MODES[int(rng.integers(len(DEGRADE_MODES)))]
-                side = float(rng.random())
-                got = degrade_window(truth, num, iou, mode, side)
-                if window_iou(truth, got) > iou + 0.05:   # clipped by the video's ends
-                    got = degrade_window(truth, num, iou, 'shrink', side)
-                ious.append(window_iou(truth, got))
-                windows.append([got[0], got[1], float(got[1] - got[0])])
-            windows.sort(key=lambda w: -w[2])
-            lines.append({'qid': f'{video}/{exp_id}', 'pred_relevant_windows': windows})
-    return lines, float(np.mean(ious)) if ious else float('nan')
+def stats_table(rows: list[tuple[str, dict]]) -> str:
+    """A Markdown table of :func:`retrieval_quality` results, one row per (name, stats)."""
+    head = '| level | ' + ' | '.join(STAT_COLUMNS) + ' |'
+    lines = [head, '|' + '---|' * (len(STAT_COLUMNS) + 1)]
+    for name, stats in rows:
+        cells = [f'{stats["mean_iou"]:.3f}'] + [f'{stats[k]:.1f}' for k in STAT_COLUMNS[1:]]
+        lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from tgl_mm.models.grounding.degraded_retrieval import NUM_WINDOWS, QUALITY_LEVELS
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--data-root', default='data/synthetic_mevis_m')
     p.add_argument('--split', default='valid_u')
     p.add_argument('--moment-file', default=None,
                    help='default: DATA_ROOT/moments/SPLIT.json')
-    p.add_argument('--iou', type=float, required=True, help='target IoU in (0, 1]')
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument('--iou', type=float, help='one level: target mean top-1 IoU in (0, 1]')
+    what.add_argument('--sweep', nargs='*', type=float, metavar='IOU',
+                      help=f'several levels (default {" ".join(map(str, QUALITY_LEVELS))})')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--out', required=True, help='output .jsonl')
+    p.add_argument('--num-windows', type=int, default=NUM_WINDOWS, help='windows per query')
+    p.add_argument('--out', help='output .jsonl (with --iou)')
+    p.add_argument('--out-dir', help='with --sweep: writes mr_iou<IOU>.jsonl per level and '
+                   'degradation_stats.json')
     args = p.parse_args(argv)
-    from tgl_mm.utils.fileio import atomic_path
+    if args.iou is not None and not args.out:
+        p.error('--iou needs --out')
+    if args.sweep is not None and not args.out_dir:
+        p.error('--sweep needs --out-dir')
+    if args.sweep == []:
+        args.sweep = list(QUALITY_LEVELS)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from tgl_mm.models.grounding.degraded_retrieval import degradation_sweep, queries_from_moments
+    from tgl_mm.models.grounding.prediction_files import write_prediction_file
+    from tgl_mm.utils.fileio import atomic_dump_json
+
     path = args.moment_file or Path(args.data_root) / 'moments' / f'{args.split}.json'
+    levels = [args.iou] if args.iou is not None else args.sweep
     try:
-        lines, achieved = degraded_predictions(path, args.iou, args.seed)
+        queries = queries_from_moments(path)
+        results = degradation_sweep(queries, levels, args.seed, args.num_windows)
     except (OSError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out) as tmp:
-        Path(tmp).write_text(''.join(json.dumps(line) + '\n' for line in lines))
-    print(f'wrote {args.out}: {len(lines)} queries, mean window IoU {achieved:.3f} '
-          f'(target {args.iou})')
+    if args.iou is not None:
+        write_prediction_file(results[0].predictions, args.out)
+        print(f'wrote {args.out}: {len(queries)} queries, {args.num_windows} windows each')
+    else:
+        out_dir = Path(args.out_dir)
+        for level in results:
+            write_prediction_file(level.predictions, out_dir / f'mr_iou{level.quality:g}.jsonl')
+        atomic_dump_json(dict(moment_file=str(path), seed=args.seed,
+                              num_windows=args.num_windows,
+                              levels=[dict(target_iou=r.quality, hit_logit=r.hit_logit,
+                                           file=f'mr_iou{r.quality:g}.jsonl', **r.stats)
+                                      for r in results]),
+                         out_dir / 'degradation_stats.json', indent=2)
+        print(f'wrote {len(results)} levels to {out_dir} ({len(queries)} queries)')
+    print(stats_table([(f'{r.quality:g}', r.stats) for r in results]))
     return 0
 
 

@@ -4,22 +4,23 @@ Two JSON-lines formats, one line per query, ``qid = "<video_id>/<exp_id>"``:
 
 - moment retrieval (QVHighlights shape): ``{"qid": ..., "pred_relevant_windows":
   [[start, end, score], ...]}``, windows half-open ``[start, end)`` in frames (or in seconds with
-  ``fps`` set), listed best first;
+  ``fps`` set), ranked by score (highest first; without scores, as listed);
 - keyframe scores (a VLM's frame-text relevance): ``{"qid": ..., "frame_scores": [s_0, ...]}``,
   one score per frame of the video.
 
 Both files are validated when the grounding is built (``tools/test.py`` builds file groundings
 before the model): every window a list ``[start, end]`` or ``[start, end, score]`` of finite
-numbers with ``0 <= start < end``, a non-empty window list per query; scores a non-empty flat list
-of finite numbers; ``fps`` positive. Errors name the file, the line and the query. Windows reaching
-past the end of a video are clipped with a warning that counts them.
+numbers with ``0 <= start < end``, a non-empty window list per query, scores on every window of a
+query or on none; frame scores a non-empty flat list of finite numbers; ``fps`` positive. Errors
+name the file, the line and the query. Windows reaching past the end of a video are clipped with a
+warning that counts them.
 """
 from __future__ import annotations
 
 import json
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from mmengine.logging import print_log
 
 from tgl_mm.registry import GROUNDINGS
 from tgl_mm.structures import VideoDataSample
+from tgl_mm.utils.fileio import atomic_path
 
 from .base import BaseGrounding, GroundingResult, num_frames, sample_qid
 from .span_ops import topk_mask, windows_to_mask
@@ -47,11 +49,13 @@ def _number(value: Any, what: str) -> float:
 
 
 def parse_windows(value: Any) -> list[tuple[float, float]]:
-    """``pred_relevant_windows`` -> ``[(start, end), ...]`` half-open, checked (see module doc)."""
+    """``pred_relevant_windows`` -> ``[(start, end), ...]`` half-open, checked (see module doc),
+    highest score first (equal scores keep the listed order; windows without scores keep the
+    listed order: either every window of a query has a score or none has)."""
     if not isinstance(value, list) or not value:
         raise ValueError(f'pred_relevant_windows must be a non-empty list of [start, end(, score)]'
                          f', got {value!r}')
-    windows = []
+    windows, scores = [], []
     for i, window in enumerate(value):
         if not isinstance(window, list) or len(window) not in (2, 3):
             raise ValueError(f'window {i} must be [start, end] or [start, end, score], '
@@ -59,11 +63,27 @@ def parse_windows(value: Any) -> list[tuple[float, float]]:
         start, end = (_number(v, f'window {i} {name}') for v, name in
                       zip(window[:2], ('start', 'end')))
         if len(window) == 3:
-            _number(window[2], f'window {i} score')
+            scores.append(_number(window[2], f'window {i} score'))
         if start < 0 or not start < end:
             raise ValueError(f'window {i} [{start:g}, {end:g}) must have 0 <= start < end')
         windows.append((start, end))
+    if scores and len(scores) != len(windows):
+        raise ValueError(f'{len(scores)} of {len(windows)} windows have a score: give every '
+                         'window a score or none')
+    if scores:
+        order = sorted(range(len(windows)), key=lambda i: -scores[i])
+        windows = [windows[i] for i in order]
     return windows
+
+
+def write_prediction_file(records: Iterable[dict], path: str | Path) -> Path:
+    """Write prediction-file records (one JSON object per line, e.g. ``{"qid": ...,
+    "pred_relevant_windows": [...]}``) to ``path`` atomically; parent folders are created."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(''.join(json.dumps(r) + '\n' for r in records), encoding='utf-8')
+    return path
 
 
 def parse_scores(value: Any) -> list[float]:
@@ -137,7 +157,8 @@ class MomentRetrievalGrounding(_FileGrounding):
 
     Args:
         pred_file: JSON-lines predictions (see module doc).
-        top_k: how many of the listed windows to take (the first listed ones).
+        top_k: how many windows to take: the ``top_k`` highest-scored ones (equal scores, or
+            windows without scores: the first listed).
         fps: if set, windows are in seconds and are converted with ``frame = second * fps``.
     """
 

@@ -91,10 +91,21 @@ DEGRADE_MODES = ('shift', 'shrink', 'widen')
 def degrade_window(window: Sequence[int], num_frames: int, iou: float, mode: str,
                    side: float = 0.5) -> tuple[int, int]:
     """A window of frames ``[0, num_frames)`` whose IoU with ``window`` (half-open) is about
-    ``iou``, made the way a retrieval model errs: ``shift`` (same length, moved later, or earlier
-    when ``side < 0.5``), ``shrink`` (a part of it, placed by ``side`` in [0, 1]) or ``widen``
-    (it plus margins, split by ``side``). Rounded to whole frames and clipped to the video, so the
-    achieved IoU (:func:`window_iou`) may differ a little; never empty."""
+    ``iou``, made the way a retrieval model errs.
+
+    - ``shift``: same length, moved later (or earlier when ``side < 0.5``) by
+      ``length * (1 - iou) / (1 + iou)`` frames, past the window's edges; only the video's own
+      ends clip it (a shift past the last frame is cut there, so the IoU can come out lower or
+      higher than asked; if nothing would be left, it moves the other way, or keeps one frame
+      when the window fills the video);
+    - ``shrink``: too narrow, ``length * iou`` frames of it (at least one), placed by ``side``
+      in [0, 1];
+    - ``widen``: too wide, ``length / iou`` frames, the margin split by ``side`` (the part of a
+      margin the video's end cuts goes to the other side, as far as the video allows).
+
+    Rounded to whole frames, so the achieved IoU (:func:`window_iou`) may differ a little;
+    never empty.
+    """
     if not 0.0 < iou <= 1.0:
         raise ValueError(f'iou must be in (0, 1], got {iou}')
     if mode not in DEGRADE_MODES:
@@ -105,15 +116,47 @@ def degrade_window(window: Sequence[int], num_frames: int, iou: float, mode: str
         raise ValueError(f'window {list(window)} is not inside [0, {num_frames})')
     if mode == 'shift':
         d = round(length * (1 - iou) / (1 + iou))
-        s = start + d if side >= 0.5 else start - d
-        s = min(max(s, 0), num_frames - length)
-        out = (s, s + length)
-    elif mode == 'shrink':
-        new = max(1, round(length * iou))
+        sign = 1 if side >= 0.5 else -1
+        # the last candidate always keeps a frame of the video
+        s = next(c for c in (start + sign * d, start - sign * d, start + sign * (length - 1))
+                 if max(c, 0) < min(c + length, num_frames))
+        return max(s, 0), min(s + length, num_frames)
+    if mode == 'shrink':
+        new = min(length, max(1, round(length * iou)))
         s = start + round((length - new) * side)
-        out = (s, s + new)
-    else:
-        extra = round(length / iou) - length
-        before = round(extra * side)
-        out = (max(0, start - before), min(num_frames, end + extra - before))
-    return out
+        return s, s + new
+    extra = min(round(length / iou) - length, num_frames - length)
+    before = round(extra * side)
+    after = extra - before
+    if start - before < 0:                  # the video's start cuts the margin before
+        before, after = start, after + before - start
+    if end + after > num_frames:            # the video's end cuts the margin after
+        before, after = before + after - (num_frames - end), num_frames - end
+    return start - before, end + after
+
+
+def mask_to_scored_windows(mask: torch.Tensor, scores: torch.Tensor) -> list[list[float]]:
+    """Moment-retrieval predictions from an M+ and per-frame scores: one half-open window
+    ``[start, end, score]`` per run of True frames, scored by the mean of ``scores`` over it,
+    best first (equal scores: earlier window first).
+
+    Args:
+        mask: bool (T,)
+        scores: float (T,)
+
+    Returns:
+        ``[[start, end, score], ...]`` with integer ``start``/``end`` (empty for an empty mask).
+    """
+    if mask.shape != scores.shape or mask.dim() != 1:
+        raise ValueError(f'mask and scores must both be (T,), got {tuple(mask.shape)} and '
+                         f'{tuple(scores.shape)}')
+    flags = mask.bool().tolist() + [False]
+    values = scores.detach().double().cpu()
+    windows, start = [], None
+    for t, flag in enumerate(flags):
+        if flag and start is None:
+            start = t
+        elif not flag and start is not None:
+            windows.append([start, t, float(values[start:t].mean())])
+            start = None
+    return sorted(windows, key=lambda w: -w[2])
