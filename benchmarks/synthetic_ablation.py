@@ -1,44 +1,59 @@
-"""The paper's ablations (Tables 2-3) and the tiny recipe's figures on synthetic MeViS-M, over
-several training seeds: per-family J&F, the sentence-swap gap and the rule baselines.
+"""The paper's ablations (Tables 2-4) and the tiny recipe's figures on synthetic MeViS-M, over
+training seeds, with each of the paper's orderings as a paired difference and a verdict.
 
-    python benchmarks/synthetic_ablation.py [--rows NAME ...] [--seeds 0 1 2] [--jobs 2] \
+    python benchmarks/synthetic_ablation.py [--rows NAME ...] [--seeds 0 1 2 3 4] [--jobs 2] \
         [--data-seed 1] [--out benchmarks/results] [--cfg-options KEY=VALUE ...]
+    python benchmarks/synthetic_ablation.py --readme     # README block from the committed JSON
 
-Generates the data (``data/synthetic_mevis_m_seed<N>``) when missing, then for every row and
-training seed runs the project's own commands, as ``make demo`` does: ``tools/train.py CONFIG
---seed S`` on the data seed's train split, ``tools/test.py`` on its ``valid_u`` once per test of
-the row (a grounding, or ``oracle_swapped``: every sentence swapped for another expression's of
-the same video). Runs go in parallel single-threaded processes (``--jobs``); finished runs are
-not redone, and the outputs hold every finished run under ``--work-dir`` (so ``--rows`` and
-``--seeds`` add to earlier invocations; delete it to start over). Writes
-``OUT/synthetic_ablation.json``
-(``{"rows": [{"name", "family", "grounding", "seeds", "jf", "j", "f"}]}``, one row per
-(config, family, test), family ``all`` for the whole split, plus ``swap_gap`` rows, and
-``grounding_quality``: M+ IoU, R1@0.5, R1@0.7, mAP and top-1 of each grounding), a Markdown
-table (mean ± std) and, with matplotlib, a PNG, atomically. The shipped stages (stage 0, image
-pretraining, ``docs/tiny_recipe.md``) were made on data seed 0, so data seed 1 is unseen by every
-stage.
+Generates the data (``data/synthetic_mevis_m_v<generator version>_seed<N>``) when missing, then
+for every training seed and row runs the project's own commands, as ``make demo`` does:
+``tools/train.py CONFIG --seed S`` on the data seed's train split, ``tools/test.py`` on its
+``valid_u`` once per test of the row (a grounding; ``oracle_swapped``: every sentence swapped
+for another expression's of the same video; ``mr@<level>``: moment retrieval from the oracle
+moments degraded to a quality level; ``mr@tam``: the spans of the run's own TAM as a
+moment-retrieval file; ``tam``; ``hybrid@<level>``: the TAM's top-4 frames inside the degraded
+spans). Runs go seed by seed (every row of seed 0, then seed 1, ...; so a stopped invocation
+leaves paired results) in parallel single-threaded processes (``--jobs``).
 
-Rows (:data:`ROWS`; the configs change only what the row names, see
-``configs/tgl/ablations/tiny/``): Table 2 ``baseline`` (tested with every frame as M+),
-``sampling``, ``sampling+mdp``, ``sampling+oss``, ``tgl`` (the tiny recipe; oracle, none,
-swapped, and moment retrieval from oracle moments degraded to window IoU 0.9/0.7/0.5/0.3,
-``mr@<iou>``, plotted in ``OUT/synthetic_ablation_grounding.png``; ``tam``: the checkpoint's
-Temporal Alignment Module trained by ``tools/train_tam.py`` with the run's seed; ``hybrid@<iou>``:
-the TAM's top-4 frames inside those spans, the paper's Hybrid with the TAM as keyframe scorer);
-Table 3
-``mfe+memall``
-and ``nomfe+memplus`` (``sampling+oss`` is no-MFE + memory from
-all frames, ``tgl`` MFE + memory from M+).
+**Provenance.** Every run writes ``provenance.json``: the SHA-256 of its config as loaded with
+its options, the code (the commit and a SHA-256 of every file under ``tgl_mm/``, ``tools/``,
+``configs/`` and ``checkpoints/``, so uncommitted changes count), the shipped stages' SHA-256,
+the data (seed, generator version, SHA-256 of its ``info.json``), the iterations and the options.
+A finished run is reused only when all of these match; otherwise it is moved to
+``seed<S>.stale`` and redone, and ``run.log`` of the work dir says which field differed. The
+outputs hold every finished run under ``--work-dir`` whose provenance matches (so ``--rows`` and
+``--seeds`` add to earlier invocations).
+
+**Outputs** (atomically): ``OUT/synthetic_ablation.json`` (``rows``: one per (row, family, test)
+with per-seed J&F/J/F; ``orderings``: every :data:`ORDERINGS` entry per family as a paired
+difference with its 95 % t-interval and verdict; ``grounding_quality``; ``retrieval_levels``: the
+degraded files' achieved quality; ``rules``; ``runs``: provenance and minutes per run), a
+Markdown file with the tables and verdicts, and, with matplotlib, PNGs. ``--readme`` rewrites the
+README's generated block from that JSON (``tests/engine/test_readme_results.py`` checks it).
+The shipped stages (stage 0, image pretraining, ``docs/tiny_recipe.md``) were made on data seed
+0, so data seed 1 is unseen by every stage.
+
+Rows (:data:`ROWS`; each config changes only what its row names, declared in its ``ablation``
+variable and checked by ``tests/test_ablation_configs.py``): Table 2 ``baseline`` (as SAMWISE
+runs it: random sampling, every frame with the sentence, memory from every frame, temporal
+order; tested with every frame as M+), ``sampling``, ``sampling+mdp``, ``sampling+oss``, ``tgl``
+(the tiny recipe: every test above); Table 3 ``mfe+memall`` and ``nomfe+memplus``
+(``sampling+oss`` is no MFE + memory from all frames, ``tgl`` MFE + memory from M+), all four in
+the paper's order (M+ first, then propagation); the order controls ``tgl@temporal`` and
+``sampling+oss@temporal`` (the same, frames in temporal order).
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +66,12 @@ TINY_TAM = 'configs/tgl/tgl_tiny_synthetic_tam.py'
 TINY_HYBRID = 'configs/tgl/tgl_tiny_synthetic_tam_hybrid.py'
 ABL = 'configs/tgl/ablations/tiny'
 FAMILIES = ('appearance', 'event', 'motion', 'all')
+#: quality levels of the degraded moment-retrieval files (``mr@<level>``, ``hybrid@<level>``)
+MR_LEVELS = ('0.9', '0.7', '0.5', '0.3', '0.1')
+#: the code whose files a run's provenance hashes
+CODE_PATHS = ('tgl_mm', 'tools', 'configs', 'checkpoints')
+README_BEGIN = '<!-- synthetic_ablation: generated by benchmarks/synthetic_ablation.py --readme -->'
+README_END = '<!-- synthetic_ablation: end -->'
 
 
 @dataclass(frozen=True)
@@ -66,16 +87,73 @@ ROWS: dict[str, Row] = {
     'sampling': Row(f'{ABL}/t2_sampling.py'),
     'sampling+mdp': Row(f'{ABL}/t2_sampling_mdp.py'),
     'sampling+oss': Row(f'{ABL}/t2_sampling_oss.py'),
-    'tgl': Row(TINY, ('oracle', 'none', 'oracle_swapped', 'mr@0.9', 'mr@0.7', 'mr@0.5',
-                      'mr@0.3', 'tam', 'hybrid@0.9', 'hybrid@0.7', 'hybrid@0.5',
-                      'hybrid@0.3')),
+    'tgl': Row(TINY, ('oracle', 'none', 'oracle_swapped',
+                      *(f'mr@{q}' for q in MR_LEVELS), 'tam', 'mr@tam',
+                      *(f'hybrid@{q}' for q in MR_LEVELS))),
     'mfe+memall': Row(f'{ABL}/t3_mfe_memall.py'),
     'nomfe+memplus': Row(f'{ABL}/t3_nomfe_memplus.py'),
+    'tgl@temporal': Row(f'{ABL}/ctrl_tgl_temporal.py'),
+    'sampling+oss@temporal': Row(f'{ABL}/ctrl_nomfe_memall_temporal.py'),
 }
 
 
+@dataclass(frozen=True)
+class Ordering:
+    """One of the paper's claims as a paired comparison: ``better`` (row, test) is expected to
+    score higher than ``worse`` on the same training seeds."""
+
+    table: str
+    label: str
+    better: tuple[str, str]
+    worse: tuple[str, str]
+    paper: str = ''
+
+
+ORDERINGS: tuple[Ordering, ...] = (
+    Ordering('Table 2', 'moment-aware sampling > random (and the paper\'s order)',
+             ('sampling', 'oracle'), ('baseline', 'none'), '56.8 → 58.0'),
+    Ordering('Table 2', '+ MDP', ('sampling+mdp', 'oracle'), ('sampling', 'oracle'),
+             '58.0 → 59.4'),
+    Ordering('Table 2', '+ OSS', ('sampling+oss', 'oracle'), ('sampling', 'oracle'),
+             '58.0 → 58.3'),
+    Ordering('Table 2', '+ MDP + OSS against + MDP', ('tgl', 'oracle'),
+             ('sampling+mdp', 'oracle'), '59.4 → 60.8'),
+    Ordering('Table 2', 'TGL against the baseline', ('tgl', 'oracle'), ('baseline', 'none'),
+             '56.8 → 60.8'),
+    Ordering('Table 3', 'MFE, memory from all frames', ('mfe+memall', 'oracle'),
+             ('sampling+oss', 'oracle'), '58.0 → 60.3'),
+    Ordering('Table 3', 'MFE, memory from M+', ('tgl', 'oracle'), ('nomfe+memplus', 'oracle'),
+             '58.9 → 60.8'),
+    Ordering('Table 3', 'memory from M+, no MFE', ('nomfe+memplus', 'oracle'),
+             ('sampling+oss', 'oracle'), '58.0 → 58.9'),
+    Ordering('Table 3', 'memory from M+, with MFE', ('tgl', 'oracle'),
+             ('mfe+memall', 'oracle'), '60.3 → 60.8'),
+    Ordering('order', 'M+ first > temporal order (TGL)', ('tgl', 'oracle'),
+             ('tgl@temporal', 'oracle'), '§4.2: M+ first, then propagate'),
+    Ordering('order', 'M+ first > temporal order (no MFE, memory from all frames)',
+             ('sampling+oss', 'oracle'), ('sampling+oss@temporal', 'oracle'),
+             '§4.2: M+ first, then propagate'),
+    *(Ordering('Table 4', f'oracle > moment retrieval @{q}', ('tgl', 'oracle'),
+               ('tgl', f'mr@{q}'), 'better grounding, better segmentation')
+      for q in MR_LEVELS),
+    *(Ordering('Table 4', f'moment retrieval @{a} > @{b}', ('tgl', f'mr@{a}'),
+               ('tgl', f'mr@{b}'), 'better grounding, better segmentation')
+      for a, b in zip(MR_LEVELS, MR_LEVELS[1:])),
+    *(Ordering('Table 4', f'hybrid @{q} > moment retrieval @{q}', ('tgl', f'hybrid@{q}'),
+               ('tgl', f'mr@{q}'), 'hybrid > retrieval alone') for q in MR_LEVELS),
+    *(Ordering('Table 4', f'oracle > hybrid @{q}', ('tgl', 'oracle'), ('tgl', f'hybrid@{q}'),
+               'oracle > hybrid') for q in MR_LEVELS),
+    *(Ordering('Table 4', f'hybrid @{q} > TAM alone', ('tgl', f'hybrid@{q}'), ('tgl', 'tam'),
+               'hybrid > keyframes alone') for q in MR_LEVELS),
+    Ordering('Table 4', 'TAM > no grounding', ('tgl', 'tam'), ('tgl', 'none'),
+             'Table 7: TAM > none'),
+    Ordering('Table 4', 'learned retrieval (TAM spans) > no grounding', ('tgl', 'mr@tam'),
+             ('tgl', 'none'), 'retrieval > none'),
+)
+
+
 def _demo():
-    """tools/demo.py as a module (its report helpers: latest_report, family_jf, swap_gap)."""
+    """tools/demo.py as a module (its report helpers: latest_report)."""
     spec = importlib.util.spec_from_file_location('tgl_demo', REPO / 'tools' / 'demo.py')
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -84,8 +162,11 @@ def _demo():
 
 
 def run(cmd: list[str], log: Path) -> None:
-    """Run a command single-threaded from the repository root, appending to ``log``."""
-    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    """Run a command single-threaded from the repository root (this checkout's ``tgl_mm``
+    first on the path), appending to ``log``."""
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
+                                                         os.environ.get('PYTHONPATH')])))
     with open(log, 'a') as f:
         f.write(f'$ {" ".join(cmd)}\n')
         f.flush()
@@ -95,23 +176,135 @@ def run(cmd: list[str], log: Path) -> None:
         raise RuntimeError(f'exit {code}: {" ".join(cmd)} (log: {log})')
 
 
-def degraded_moments(iou: str, data_root: str, grounding_dir: Path) -> Path:
-    """The moment-retrieval prediction file of the oracle moments degraded to window IoU
-    ``iou``, written once by ``tools/analysis/degrade_moments.py``."""
-    pred = grounding_dir / f'mr_iou{iou}.jsonl'
+def log_line(log: Path, text: str) -> None:
+    """Append ``text`` to ``log`` and print it."""
+    print(text, flush=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, 'a') as f:
+        f.write(text + '\n')
+
+
+# ------------------------------------------------------------------------------ provenance
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def tree_sha256(root: Path, paths: Sequence[str] = CODE_PATHS) -> str:
+    """SHA-256 over the relative paths and contents of every file under ``paths`` (caches and
+    compiled extensions left out), committed or not."""
+    h = hashlib.sha256()
+    for top in paths:
+        for path in sorted((root / top).rglob('*')):
+            rel = path.relative_to(root).as_posix()
+            if (not path.is_file() or '__pycache__' in path.parts
+                    or path.suffix in ('.pyc', '.so', '.pyd')):
+                continue
+            h.update(f'{rel}\0{file_sha256(path)}\n'.encode())
+    return h.hexdigest()
+
+
+def git_commit(root: Path) -> str | None:
+    try:
+        return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def config_sha256(config: str, options: Sequence[str]) -> tuple[str, int | None]:
+    """SHA-256 of the config as ``tools/train.py`` loads it with ``options`` (``Config.dump``
+    text), and its ``train_cfg.max_iters``."""
+    from tgl_mm.engine import load_config
+    from tgl_mm.utils.cli import KeyValueAction
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction, default={})
+    parsed = parser.parse_args(['--cfg-options', *options] if options else []).cfg_options
+    cfg = load_config(REPO / config, parsed)
+    text = cfg.dump()
+    return hashlib.sha256(text.encode()).hexdigest(), cfg.get('train_cfg', {}).get('max_iters')
+
+
+def data_provenance(data_root: Path) -> dict:
+    """Seed, generator version and the SHA-256 of the data's ``info.json``."""
+    info_path = data_root / 'info.json'
+    info = json.loads(info_path.read_text())
+    return {'seed': info.get('settings', {}).get('seed'), 'generator_version': info.get('version'),
+            'info_sha256': file_sha256(info_path)}
+
+
+def shipped_stages() -> dict[str, str]:
+    """SHA-256 of each shipped stage file (``checkpoints/``)."""
+    return {p.name: file_sha256(p) for p in sorted((REPO / 'checkpoints').glob('*.pt'))}
+
+
+def run_provenance(config: str, seed: int, data_root: str, options: Sequence[str],
+                   code: dict) -> dict:
+    """What made a run (see the module docstring); ``code`` from :func:`code_provenance`."""
+    sha, iters = config_sha256(config, options)
+    return {'config': config, 'config_sha256': sha, 'seed': seed, 'iterations': iters,
+            'options': list(options), 'code': code, 'stages': shipped_stages(),
+            'data': data_provenance(REPO / data_root)}
+
+
+def code_provenance() -> dict:
+    return {'commit': git_commit(REPO), 'files_sha256': tree_sha256(REPO)}
+
+
+def provenance_mismatch(old: dict, new: dict) -> list[str]:
+    """The fields in which a stored provenance differs from the current one (``code.commit``
+    alone does not count, the code's files do; the stored ``train_minutes`` is a record, not
+    an input)."""
+    def flat(d: dict, prefix: str = '') -> dict:
+        out = {}
+        for k, v in d.items():
+            if isinstance(v, dict):
+                out.update(flat(v, f'{prefix}{k}.'))
+            else:
+                out[f'{prefix}{k}'] = v
+        return out
+    a, b = flat(old), flat(new)
+    return sorted(k for k in set(a) | set(b)
+                  if k not in ('code.commit', 'train_minutes') and a.get(k) != b.get(k))
+
+
+# ------------------------------------------------------------------------------ tests
+def degraded_moments(level: str, data_root: str, grounding_dir: Path) -> Path:
+    """The moment-retrieval prediction file of the oracle moments degraded to quality
+    ``level``, written once by ``tools/analysis/degrade_moments.py``."""
+    pred = grounding_dir / f'mr_{level}.jsonl'
     if not pred.is_file():
         grounding_dir.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, 'tools/analysis/degrade_moments.py', '--data-root',
-                        data_root, '--split', 'valid_u', '--iou', iou, '--out', str(pred)],
+                        data_root, '--split', 'valid_u', '--iou', level, '--out', str(pred)],
                        cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    return pred
+
+
+def tam_checkpoint(ckpt: str) -> str:
+    """Where the TAM trained on checkpoint ``ckpt`` is written."""
+    return str(Path(ckpt).with_suffix('')) + '_tam.pth'
+
+
+def tam_predictions(ckpt: str, data: list[str], log: Path) -> Path:
+    """The moment-retrieval file of the run's TAM spans on ``valid_u`` (the learned
+    retriever, trained on the train split only)."""
+    pred = Path(ckpt).parent / 'tam_spans_valid_u.jsonl'
+    if not pred.is_file():
+        run([sys.executable, 'tools/analysis/tam_predictions.py', TINY_TAM, tam_checkpoint(ckpt),
+             '--split', 'valid_u', '--out', str(pred), '--cfg-options', *data], log)
     return pred
 
 
 def test_args(test: str, data_root: str, grounding_dir: Path) -> tuple[list[str], list[str]]:
     """``tools/test.py`` arguments of a test: ``<grounding>``, ``<grounding>_swapped`` (every
-    sentence swapped), ``mr@<iou>`` (moment retrieval from the oracle moments degraded to that
-    window IoU, :func:`degraded_moments`) or ``hybrid@<iou>`` (the TAM's top-4 frames inside
-    those spans; run with :data:`TINY_HYBRID`): (arguments, extra ``--cfg-options``)."""
+    sentence swapped), ``mr@<level>`` (moment retrieval from the oracle moments degraded to that
+    quality, :func:`degraded_moments`) or ``hybrid@<level>`` (the TAM's top-4 frames inside
+    those spans; run with :data:`TINY_HYBRID`): (arguments, extra ``--cfg-options``).
+    ``mr@tam`` is resolved by :func:`one_seed` (it needs the run's TAM)."""
     if test.startswith('mr@'):
         pred = degraded_moments(test[3:], data_root, grounding_dir)
         return ['--grounding', 'moment_retrieval', '--grounding-options', f'pred_file={pred}'], []
@@ -124,58 +317,93 @@ def test_args(test: str, data_root: str, grounding_dir: Path) -> tuple[list[str]
 
 def run_dir(work: Path, name: str, seed: int) -> Path:
     """Where a row's run with ``seed`` lives under the data seed's work directory."""
-    return work / name.replace('+', '_') / f'seed{seed}'
+    return work / name.replace('+', '_').replace('@', '_at_') / f'seed{seed}'
 
 
-def finished_runs(work: Path) -> list[tuple[str, int]]:
-    """``(row, seed)`` runs under ``work`` whose training and every test finished (the JSON
-    then holds every run made so far, whichever invocation made it)."""
+def finished_runs(work: Path, current: Callable[[str, int], dict] | None = None
+                  ) -> list[tuple[str, int]]:
+    """``(row, seed)`` runs under ``work`` whose training and every test finished and, given
+    ``current(row, seed) -> provenance``, whose stored provenance matches it."""
     done = []
     for name, row in ROWS.items():
-        for path in sorted(work.glob(f'{name.replace("+", "_")}/seed*')):
+        for path in sorted(run_dir(work, name, 0).parent.glob('seed*')):
             seed = path.name.removeprefix('seed')
-            if seed.isdigit() and (path / 'last_checkpoint').is_file() and all(
-                    list((path / f'test_{t}').glob('*/rvos_report.json')) for t in row.tests):
-                done.append((name, int(seed)))
+            if not (seed.isdigit() and (path / 'last_checkpoint').is_file() and all(
+                    list((path / f'test_{t}').glob('*/rvos_report.json')) for t in row.tests)):
+                continue
+            if current is not None:
+                stored = path / 'provenance.json'
+                if not stored.is_file() or provenance_mismatch(
+                        json.loads(stored.read_text()), current(name, int(seed))):
+                    continue
+            done.append((name, int(seed)))
     return done
 
 
 def one_seed(seed: int, data_root: str, work: Path, extra: list[str], config: str = TINY,
-             tests: tuple[str, ...] = ROWS['tgl'].tests) -> dict:
+             tests: tuple[str, ...] = ROWS['tgl'].tests, provenance: dict | None = None) -> dict:
     """Train ``config`` with ``seed`` and run each test (:func:`test_args`); return
-    ``{test: rvos_report}``. Finished steps are not redone."""
+    ``{test: rvos_report}``. A run is reused only when its stored ``provenance.json`` equals
+    ``provenance`` (when given); otherwise it is moved aside and redone, and the work dir's
+    ``run.log`` says why."""
     demo = _demo()
-    work.mkdir(parents=True, exist_ok=True)
-    log = work / 'run.log'
     data = [f'{loader}.dataset.data_root={data_root}'
             for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
     # tam_train.* options go to tools/train_tam.py (the TAM config's), the others to training
     tam_extra = [o for o in extra if o.startswith('tam_train.')]
     extra = [o for o in extra if o not in tam_extra]
+    stored = work / 'provenance.json'
+    if provenance is not None and work.exists():
+        old = json.loads(stored.read_text()) if stored.is_file() else {}
+        differ = provenance_mismatch(old, provenance)
+        if differ:
+            stale = work.with_name(work.name + '.stale')
+            shutil.rmtree(stale, ignore_errors=True)
+            work.rename(stale)
+            log_line(work.parent.parent / 'run.log',
+                     f'[synthetic_ablation] redoing {work}: provenance differs in '
+                     f'{", ".join(differ[:6])}{" ..." if len(differ) > 6 else ""} '
+                     f'(old run moved to {stale.name})')
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / 'run.log'
+    start = time.perf_counter()
     if not (work / 'last_checkpoint').is_file():
         run([sys.executable, 'tools/train.py', config, '--seed', str(seed), '--work-dir',
              str(work), '--cfg-options', *data, 'train_cfg.val_interval=100000', *extra], log)
+        if provenance is not None:
+            from tgl_mm.utils.fileio import atomic_dump_json
+            atomic_dump_json({**provenance,
+                              'train_minutes': round((time.perf_counter() - start) / 60, 2)},
+                             stored)
     ckpt = (work / 'last_checkpoint').read_text().strip()
     reports = {}
     for test in tests:
         test_dir = work / f'test_{test}'
         if not list(test_dir.glob('*/rvos_report.json')):
-            args, cfg = test_args(test, data_root, work.parent.parent / 'grounding')
             test_config, test_ckpt = config, ckpt
-            if test == 'tam' or test.startswith('hybrid@'):
+            if test in ('tam', 'mr@tam') or test.startswith('hybrid@'):
                 # the TAM trained on this checkpoint (tools/train_tam.py)
-                test_config = TINY_TAM if test == 'tam' else TINY_HYBRID
-                test_ckpt = str(Path(ckpt).with_suffix('')) + '_tam.pth'
+                test_ckpt = tam_checkpoint(ckpt)
                 if not Path(test_ckpt).is_file():
                     run([sys.executable, 'tools/train_tam.py', TINY_TAM, ckpt, '--out',
                          test_ckpt, '--seed', str(seed), '--cfg-options', *data, *tam_extra],
                         log)
+            if test == 'mr@tam':
+                test_ckpt = ckpt
+                args = ['--grounding', 'moment_retrieval', '--grounding-options',
+                        f'pred_file={tam_predictions(ckpt, data, log)}']
+                cfg: list[str] = []
+            else:
+                args, cfg = test_args(test, data_root, work.parent.parent / 'grounding')
+                if test == 'tam' or test.startswith('hybrid@'):
+                    test_config = TINY_TAM if test == 'tam' else TINY_HYBRID
             run([sys.executable, 'tools/test.py', test_config, test_ckpt, '--work-dir',
                  str(test_dir), *args, '--cfg-options', *data, *cfg], log)
         reports[test] = demo.latest_report(test_dir)
     return reports
 
 
+# ------------------------------------------------------------------------------ results
 def family_scores(report: dict, keys: set | None = None) -> dict[str, dict[str, float | None]]:
     """``{family: {"jf", "j", "f"}}`` over :data:`FAMILIES` (``keys`` only, if given)."""
     from tgl_mm.evaluation.families import report_family_means
@@ -277,6 +505,132 @@ def format_markdown(rows: list[dict], rules: dict, data_seed: int) -> str:
     return '\n'.join(lines)
 
 
+def seed_family_jf(results: dict[str, dict[int, dict]], row: str, test: str,
+                   cache: dict | None = None) -> dict[int, dict[str, float | None]]:
+    """``{seed: {family: J&F}}`` of one (row, test) over the seeds that have it."""
+    key = (row, test)
+    if cache is not None and key in cache:
+        return cache[key]
+    out = {s: {f: v['jf'] for f, v in family_scores(tests[test]).items()}
+           for s, tests in results.get(row, {}).items() if test in tests}
+    if cache is not None:
+        cache[key] = out
+    return out
+
+
+def compare_orderings(results: dict[str, dict[int, dict]],
+                      orderings: Sequence[Ordering] = ORDERINGS,
+                      confidence: float = 0.95) -> list[dict]:
+    """Every ordering whose two sides were run, per family: the paired difference better -
+    worse over the shared seeds, its ``confidence`` t-interval and verdict
+    (:func:`tgl_mm.evaluation.functional.paired_difference`)."""
+    from tgl_mm.evaluation.functional import paired_difference
+    cache: dict = {}
+    out = []
+    for o in orderings:
+        a, b = (seed_family_jf(results, *side, cache) for side in (o.better, o.worse))
+        if not set(a) & set(b):
+            continue
+        for fam in FAMILIES:
+            diff = paired_difference({s: v[fam] for s, v in a.items()},
+                                     {s: v[fam] for s, v in b.items()}, 1, confidence)
+            out.append({'table': o.table, 'label': o.label, 'better': list(o.better),
+                        'worse': list(o.worse), 'paper': o.paper, 'family': fam,
+                        **diff.as_dict()})
+    return out
+
+
+def _signed(x: float) -> str:
+    return f'{x:+.1f}'
+
+
+def format_difference(d: dict) -> str:
+    """``+3.1 [+0.5, +5.7] holds`` (``undecided`` without an interval)."""
+    if d['n'] < 2:
+        return f'{_signed(d["mean"])} (n={d["n"]}) undecided' if d['n'] else '-'
+    return f'{_signed(d["mean"])} [{_signed(d["low"])}, {_signed(d["high"])}] {d["verdict"]}'
+
+
+def format_orderings(orderings: list[dict]) -> str:
+    """One Markdown table per paper table: each ordering's paired difference per family."""
+    blocks = []
+    for table in dict.fromkeys(o['table'] for o in orderings):
+        lines = [f'| {table}: ordering (better − worse) | paper | seeds | '
+                 + ' | '.join(FAMILIES) + ' |', '|---|---|---|' + '---|' * len(FAMILIES)]
+        by_label: dict[str, dict[str, dict]] = {}
+        for o in orderings:
+            if o['table'] == table:
+                by_label.setdefault(o['label'], {})[o['family']] = o
+        for label, fams in by_label.items():
+            first = fams['all']
+            lines.append(f'| {label} | {first["paper"]} | {first["n"]} | ' + ' | '.join(
+                format_difference(fams[f]) if f in fams else '-' for f in FAMILIES) + ' |')
+        blocks.append('\n'.join(lines))
+    return '\n\n'.join(blocks)
+
+
+def count_verdicts(orderings: list[dict], family: str = 'all') -> dict[str, int]:
+    """How many orderings hold / are reversed / undecided on ``family``."""
+    counts = {'holds': 0, 'reversed': 0, 'undecided': 0}
+    for o in orderings:
+        if o['family'] == family:
+            counts[o['verdict']] += 1
+    return counts
+
+
+def format_levels(levels: list[dict]) -> str:
+    """The degraded retrieval files' achieved quality (``retrieval_levels``)."""
+    if not levels:
+        return ''
+    keys = [k for k in levels[0] if k != 'level']
+    lines = ['| retrieval file | ' + ' | '.join(keys) + ' |', '|---|' + '---|' * len(keys)]
+    for lv in levels:
+        lines.append(f'| `mr@{lv["level"]}` | ' + ' | '.join(
+            f'{lv[k]:.1f}' if isinstance(lv[k], float) else str(lv[k]) for k in keys) + ' |')
+    return '\n'.join(lines)
+
+
+def results_markdown(result: dict) -> str:
+    """Every table of a result JSON (rows, orderings with verdicts, grounding quality, the
+    retrieval files' quality), as the Markdown file and the README block show them."""
+    seeds = sorted({s for r in result['rows'] for s in r['seeds']})
+    parts = [format_markdown(result['rows'], result.get('rules', {}), result['data_seed']),
+             'Each ordering is the paired difference (same training seed, same data) of mean '
+             f'J&F, with its {round(100 * result.get("confidence", 0.95))} % t-interval over '
+             'the seeds both sides have: *holds* when the interval excludes 0 in the paper\'s '
+             'direction, *reversed* when it excludes 0 the other way, else *undecided*.',
+             format_orderings(result.get('orderings', []))]
+    if result.get('grounding_quality'):
+        parts.append(format_quality(result['grounding_quality']))
+    if result.get('retrieval_levels'):
+        parts.append('Degraded moment-retrieval files on `valid_u` (top-1 window against the '
+                     'M+ spans; percent):\n\n' + format_levels(result['retrieval_levels']))
+    minutes = result.get('minutes')
+    parts.append(f'Training seeds: {", ".join(map(str, seeds))}; data seed '
+                 f'{result["data_seed"]} (generator version {result.get("generator_version")}); '
+                 f'{len(result.get("runs", []))} runs'
+                 + (f'; this invocation took {minutes:.0f} min with --jobs {result.get("jobs")}'
+                    if minutes is not None else '') + '.')
+    return '\n\n'.join(parts)
+
+
+def readme_block(result: dict) -> str:
+    """The README's generated results block (between :data:`README_BEGIN` and
+    :data:`README_END`)."""
+    return f'{README_BEGIN}\n{results_markdown(result)}\n{README_END}'
+
+
+def update_readme(result: dict, readme: Path) -> None:
+    """Replace the README's generated block with :func:`readme_block` (atomically)."""
+    from tgl_mm.utils.fileio import atomic_write_text
+    text = readme.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        raise ValueError(f'{readme}: no generated block ({README_BEGIN!r} ... {README_END!r})')
+    head, rest = text.split(README_BEGIN, 1)
+    tail = rest.split(README_END, 1)[1]
+    atomic_write_text(readme, head + readme_block(result) + tail)
+
+
 def _pyplot():
     """matplotlib's pyplot on the Agg backend, or None without matplotlib."""
     try:
@@ -324,14 +678,16 @@ def plot(rows: list[dict], path: Path) -> bool:
 
 def plot_grounding(rows: list[dict], path: Path, name: str = 'tgl',
                    quality: list[dict] = ()) -> bool:
-    """J&F against the window IoU of degraded moment retrieval (``mr@<iou>`` tests of row
-    ``name``), per family, with ``oracle`` and ``none`` as horizontal lines, the ``tam`` test
-    (cross) and the ``hybrid@`` tests (triangles) at their mean M+ frame IoU (from
-    ``quality``); False without matplotlib or without such tests."""
-    points = sorted({float(r['grounding'][3:]) for r in rows
-                     if r['name'] == name and r['grounding'].startswith('mr@')})
+    """J&F against grounding quality for row ``name``, per family: each grounding test at its
+    mean M+ frame IoU with the annotated moments (from ``quality``): the degraded retrieval
+    files (``mr@<level>``, a line), the learned retriever (``mr@tam``, a square), the TAM (a
+    cross), the hybrids (triangles); ``oracle`` and ``none`` as horizontal lines. False without
+    matplotlib or without ``mr@`` tests."""
+    own = {q['grounding']: q for q in quality if q['name'] == name}
+    levels = sorted((t for t in own if t.startswith('mr@') and t != 'mr@tam'),
+                    key=lambda t: -float(t[3:]))
     plt = _pyplot()
-    if not points or plt is None:
+    if not levels or plt is None:
         return False
 
     def mean_jf(test: str, fam: str) -> float | None:
@@ -339,41 +695,40 @@ def plot_grounding(rows: list[dict], path: Path, name: str = 'tgl',
                 and r['family'] == fam for v in r['jf'] if v is not None]
         return float(np.mean(vals)) if vals else None
 
-    from matplotlib.lines import Line2D
-    fig, ax = plt.subplots(figsize=(9, 4))
-    own = {q['grounding']: q for q in quality if q['name'] == name}
-    hybrids = sorted(t for t in own if t.startswith('hybrid@'))
-
     def at_iou(test: str, fam: str) -> tuple[float, float] | None:
         """(mean M+ frame IoU, mean J&F) of a test, or None."""
         ious = [v for v in own[test]['mplus_frame_iou'] if v is not None]
         y = mean_jf(test, fam)
         return None if y is None or not ious else (float(np.mean(ious)) / 100, y)
 
+    from matplotlib.lines import Line2D
+    fig, ax = plt.subplots(figsize=(9, 4))
+    hybrids = sorted(t for t in own if t.startswith('hybrid@'))
     for i, fam in enumerate(FAMILIES):
         color = f'C{i}'
-        ax.plot(points, [mean_jf(f'mr@{x:g}', fam) for x in points], 'o-', color=color)
+        for tests, style in ((levels, 'o-'), (hybrids, '^-.')):
+            pts = sorted(p for p in (at_iou(t, fam) for t in tests) if p)
+            if pts:
+                ax.plot(*zip(*pts), style, color=color, markersize=6, linewidth=1)
+        for test, marker in (('tam', 'x'), ('mr@tam', 's')):
+            pt = at_iou(test, fam) if test in own else None
+            if pt:
+                ax.plot([pt[0]], [pt[1]], marker, color=color, markersize=8)
         for test, style in (('oracle', '--'), ('none', ':')):
             y = mean_jf(test, fam)
             if y is not None:
                 ax.axhline(y, color=color, linestyle=style, linewidth=1)
-        tam = at_iou('tam', fam) if 'tam' in own else None
-        if tam:
-            ax.plot([tam[0]], [tam[1]], 'x', color=color, markersize=8)
-        pts = sorted(p for p in (at_iou(t, fam) for t in hybrids) if p)
-        if pts:
-            ax.plot(*zip(*pts), '^-.', color=color, markersize=7, linewidth=1)
     handles = [Line2D([], [], color=f'C{i}', label=fam) for i, fam in enumerate(FAMILIES)]
     handles += [Line2D([], [], color='k', marker='o', label='moment retrieval (degraded oracle)'),
                 Line2D([], [], color='k', linestyle='--', label='oracle'),
                 Line2D([], [], color='k', linestyle=':', label='none (whole video)')]
-    if 'tam' in own:
-        handles.append(Line2D([], [], color='k', marker='x', linestyle='',
-                              label='TAM (at its M+ frame IoU)'))
+    for test, marker, label in (('tam', 'x', 'TAM'), ('mr@tam', 's', 'TAM spans as retrieval')):
+        if test in own:
+            handles.append(Line2D([], [], color='k', marker=marker, linestyle='', label=label))
     if hybrids:
         handles.append(Line2D([], [], color='k', marker='^', linestyle='-.',
-                              label='hybrid: TAM top-4 in the spans (at its M+ frame IoU)'))
-    ax.set_xlabel('IoU with the oracle moments (window IoU; TAM, hybrid: M+ frame IoU)')
+                              label='hybrid: TAM top-4 in the degraded spans'))
+    ax.set_xlabel('M+ frame IoU with the annotated moments')
     ax.set_ylabel('J&F')
     ax.set_title(f'{name}: J&F against grounding quality', fontsize=9)
     ax.legend(handles=handles, fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
@@ -382,66 +737,103 @@ def plot_grounding(rows: list[dict], path: Path, name: str = 'tgl',
     return True
 
 
+def retrieval_levels(data_root: str, levels: Sequence[str]) -> list[dict]:
+    """The achieved quality of each degraded retrieval file (``degrade_moments.level_stats``)."""
+    spec = importlib.util.spec_from_file_location(
+        'degrade_moments', REPO / 'tools' / 'analysis' / 'degrade_moments.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    moments = REPO / data_root / 'moments' / 'valid_u.json'
+    return [{'level': q, **module.level_stats(moments, q)} for q in levels]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--rows', nargs='+', choices=list(ROWS), default=list(ROWS))
-    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
     p.add_argument('--jobs', type=int, default=2)
     p.add_argument('--data-seed', type=int, default=1)
     p.add_argument('--data-root', default=None,
-                   help='the generated data (default: data/synthetic_mevis_m_seed<data-seed>; '
-                   'generated there with the data seed when missing)')
+                   help='the generated data (default: data/synthetic_mevis_m_v<generator '
+                   'version>_seed<data-seed>; generated there with the data seed when missing)')
     p.add_argument('--out', default='benchmarks/results')
     p.add_argument('--work-dir', default='work_dirs/synthetic_ablation')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                    help='passed to tools/train.py (e.g. train_cfg.max_iters=20); tam_train.* '
                    'to tools/train_tam.py (e.g. tam_train.iters=500)')
+    p.add_argument('--readme', nargs='?', const='README.md', default=None, metavar='README',
+                   help='only rewrite the generated results block of README (default README.md)'
+                   ' from OUT/synthetic_ablation.json, and exit')
     args = p.parse_args(argv)
     sys.path.insert(0, str(REPO))
+    from tgl_mm.datasets.synthetic.generate import GENERATOR_VERSION
     from tgl_mm.datasets.synthetic.rules import score_rules
-    from tgl_mm.utils.fileio import atomic_dump_json, atomic_path
+    from tgl_mm.utils.fileio import atomic_dump_json, atomic_write_text
 
-    data_root = args.data_root or f'data/synthetic_mevis_m_seed{args.data_seed}'
+    out = REPO / args.out
+    stem = out / 'synthetic_ablation'
+    if args.readme:
+        update_readme(json.loads(Path(f'{stem}.json').read_text()), REPO / args.readme)
+        print(f'rewrote the generated block of {args.readme} from {stem}.json')
+        return 0
+    data_root = (args.data_root
+                 or f'data/synthetic_mevis_m_v{GENERATOR_VERSION}_seed{args.data_seed}')
     start = time.perf_counter()
     subprocess.run([sys.executable, 'tools/data/make_synthetic_mevis_m.py', '--out-dir',
                     data_root, '--seed', str(args.data_seed), '--skip-existing', '--no-progress'],
                    cwd=REPO, check=True)
     work = REPO / args.work_dir / f'data{args.data_seed}'
-    runs = [(name, s) for name in args.rows for s in args.seeds]
-    runs += [r for r in finished_runs(work) if r not in runs]   # earlier invocations' runs
+    code = code_provenance()
+
+    def current(name: str, seed: int) -> dict:
+        return run_provenance(ROWS[name].config, seed, data_root, args.cfg_options, code)
+
+    # seed by seed, so that a stopped invocation leaves paired results
+    runs = [(name, s) for s in args.seeds for name in args.rows]
+    runs += [r for r in finished_runs(work, current) if r not in runs]   # earlier invocations
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {(name, s): pool.submit(one_seed, s, data_root, run_dir(work, name, s),
-                                          args.cfg_options, ROWS[name].config, ROWS[name].tests)
+                                          args.cfg_options, ROWS[name].config, ROWS[name].tests,
+                                          current(name, s))
                    for name, s in runs}
         results: dict[str, dict[int, dict]] = {}
         for (name, s), future in futures.items():
             results.setdefault(name, {})[s] = future.result()
-    ordered = {name: results[name] for name in ROWS if name in results}
-    rows = collect(ordered)
-    quality = grounding_quality(ordered)
+    ordered = {name: dict(sorted(results[name].items())) for name in ROWS if name in results}
+    levels = sorted({t.split('@', 1)[1] for row in ordered for s in ordered[row]
+                     for t in ordered[row][s] if t.startswith(('mr@', 'hybrid@'))} - {'tam'},
+                    key=lambda q: -float(q))
     rules = {name: {fam: v['J&F'] for fam, v in {**res['per_family'],
                                                  'all': res['overall']}.items()}
              for name, res in score_rules(REPO / data_root, 'valid_u',
                                           ('all_objects', 'named_look', 'best')).items()}
+    runs_meta = []
+    for name, s in runs:
+        prov = run_dir(work, name, s) / 'provenance.json'
+        if prov.is_file():
+            runs_meta.append({'name': name, **json.loads(prov.read_text())})
     minutes = (time.perf_counter() - start) / 60
-    out = REPO / args.out
+    result = {'data_seed': args.data_seed, 'generator_version': GENERATOR_VERSION,
+              'cfg_options': args.cfg_options, 'minutes': round(minutes, 1), 'jobs': args.jobs,
+              'confidence': 0.95, 'rows': collect(ordered),
+              'orderings': compare_orderings(ordered),
+              'grounding_quality': grounding_quality(ordered),
+              'retrieval_levels': retrieval_levels(data_root, levels), 'rules': rules,
+              'runs': runs_meta}
     out.mkdir(parents=True, exist_ok=True)
-    stem = out / 'synthetic_ablation'
-    atomic_dump_json({'data_seed': args.data_seed, 'cfg_options': args.cfg_options,
-                      'minutes': round(minutes, 1), 'jobs': args.jobs, 'rows': rows,
-                      'grounding_quality': quality, 'rules': rules}, f'{stem}.json')
-    table = format_markdown(rows, rules, args.data_seed) + '\n\n' + format_quality(quality)
+    atomic_dump_json(result, f'{stem}.json')
+    text = results_markdown(result)
     command = (f'python benchmarks/synthetic_ablation.py --rows {" ".join(args.rows)} '
                f'--seeds {" ".join(map(str, args.seeds))} --data-seed {args.data_seed}')
-    with atomic_path(f'{stem}.md') as tmp:
-        Path(tmp).write_text(f'{table}\n\n(`{command}`; this invocation took {minutes:.0f} '
-                             f'minutes with --jobs {args.jobs}; runs finished by earlier '
-                             'invocations are reused and not counted)\n')
-    drawn = plot(rows, Path(f'{stem}.png'))
-    plot_grounding(rows, Path(f'{stem}_grounding.png'), quality=quality)
-    print(table)
+    atomic_write_text(f'{stem}.md', f'{text}\n\n(`{command}`; runs finished by earlier '
+                      'invocations with the same provenance are reused and not counted in its '
+                      'minutes)\n')
+    drawn = plot(result['rows'], Path(f'{stem}.png'))
+    plot_grounding(result['rows'], Path(f'{stem}_grounding.png'),
+                   quality=result['grounding_quality'])
+    print(text)
     print(f'written {stem}.json, .md{", .png" if drawn else " (no matplotlib: no plot)"} '
-          f'({minutes:.0f} min)')
+          f'({minutes:.0f} min); README block: --readme')
     return 0
 
 

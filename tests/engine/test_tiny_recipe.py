@@ -2,6 +2,7 @@
 (slow): a short TGL training from the shipped stages reads the sentence -- swapping it for
 another expression's lowers J&F on the appearance family."""
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def test_grounding_tests_write_prediction_files(bench, tmp_path):
         ['--grounding', 'oracle'], ['test_dataloader.dataset.swap_sentences=True'])
 
 
-def test_finished_runs_are_found(bench, tmp_path):
+def test_finished_runs_are_found_when_their_provenance_matches(bench, tmp_path):
     work = tmp_path / 'data1'
     done = bench.run_dir(work, 'sampling+oss', 2)
     (done / 'test_oracle' / 'x').mkdir(parents=True)
@@ -99,6 +100,60 @@ def test_finished_runs_are_found(bench, tmp_path):
     half.mkdir(parents=True)
     (half / 'last_checkpoint').write_text('iter_800.pth')
     assert bench.finished_runs(work) == [('sampling+oss', 2)]
+    prov = {'config_sha256': 'a', 'code': {'commit': 'c1', 'files_sha256': 'f'}, 'seed': 2}
+    (done / 'provenance.json').write_text(json.dumps(prov))
+    assert bench.finished_runs(work, lambda name, seed: prov) == [('sampling+oss', 2)]
+    other_commit = {**prov, 'code': {'commit': 'c2', 'files_sha256': 'f'}}
+    assert bench.finished_runs(work, lambda name, seed: other_commit) == [('sampling+oss', 2)]
+    other_code = {**prov, 'code': {'commit': 'c1', 'files_sha256': 'g'}}
+    assert bench.finished_runs(work, lambda name, seed: other_code) == []
+    assert bench.provenance_mismatch(prov, {**other_code, 'iterations': 3}) == [
+        'code.files_sha256', 'iterations']
+
+
+def test_orderings_are_paired_differences_with_verdicts(bench):
+    def rep(scores):
+        return _report({('v', str(i), fam): s for i, (fam, s) in enumerate(scores.items())})
+    results = {
+        'baseline': {s: {'none': rep({'appearance': 50.0, 'event': 20.0})} for s in range(5)},
+        'sampling': {s: {'oracle': rep({'appearance': 50.0 + (s % 2) - 0.5,
+                                        'event': 30.0 + s})} for s in range(5)},
+        'sampling+mdp': {s: {'oracle': rep({'appearance': 40.0 - s, 'event': 60.0})}
+                         for s in range(4)},
+    }
+    out = bench.compare_orderings(results)
+    by = {(o['label'], o['family']): o for o in out}
+    first = 'moment-aware sampling > random (and the paper\'s order)'
+    ev = by[(first, 'event')]
+    assert ev['seeds'] == [0, 1, 2, 3, 4] and ev['diffs'] == [10.0, 11.0, 12.0, 13.0, 14.0]
+    assert ev['mean'] == pytest.approx(12.0) and ev['verdict'] == 'holds'
+    assert by[(first, 'appearance')]['verdict'] == 'undecided'     # +-0.5 around 0
+    mdp = by[('+ MDP', 'appearance')]                                # 4 shared seeds
+    assert mdp['n'] == 4 and mdp['verdict'] == 'reversed'
+    assert not any(o['label'] == '+ OSS' for o in out)               # sampling+oss not run
+    table = bench.format_orderings(out)
+    assert '| + MDP | 58.0 → 59.4 | 4 |' in table and 'reversed' in table
+    assert bench.count_verdicts(out, 'event')['holds'] == 2
+    assert bench.format_difference({'n': 1, 'mean': 2.0}) == '+2.0 (n=1) undecided'
+
+
+def test_readme_block_is_rewritten_from_the_json(bench, tmp_path):
+    results = {'tgl': {s: {'oracle': _report({('v', '0', 'event'): 60.0 + s})} for s in range(3)},
+               'tgl@temporal': {s: {'oracle': _report({('v', '0', 'event'): 50.0})}
+                                for s in range(3)}}
+    result = {'data_seed': 1, 'generator_version': 3, 'rows': bench.collect(results),
+              'orderings': bench.compare_orderings(results), 'rules': {}, 'runs': []}
+    readme = tmp_path / 'README.md'
+    readme.write_text(f'intro\n{bench.README_BEGIN}\nstale table\n{bench.README_END}\noutro\n')
+    bench.update_readme(result, readme)
+    text = readme.read_text()
+    assert text.startswith('intro\n') and text.endswith('\noutro\n')
+    assert 'stale table' not in text
+    assert bench.readme_block(result) in text
+    assert '| M+ first > temporal order (TGL) | §4.2: M+ first, then propagate | 3 |' in text
+    (tmp_path / 'bare.md').write_text('no block')
+    with pytest.raises(ValueError, match='no generated block'):
+        bench.update_readme(result, tmp_path / 'bare.md')
 
 
 def test_the_command_on_a_tiny_setting(bench, tmp_path):
@@ -119,6 +174,20 @@ def test_the_command_on_a_tiny_setting(bench, tmp_path):
         ('baseline', 'none', f) for f in bench.FAMILIES}
     assert all(r['seeds'] == [0] and len(r['jf']) == 1 for r in result['rows'])
     assert '| baseline | none | 0 |' in (out / 'synthetic_ablation.md').read_text()
+    run = bench.run_dir(tmp_path / 'work' / 'data1', 'baseline', 0)
+    prov = json.loads((run / 'provenance.json').read_text())
+    assert prov['iterations'] == 2 and prov['seed'] == 0 and len(prov['config_sha256']) == 64
+    assert prov['data']['generator_version'] == result['generator_version']
+    ckpt = run / 'iter_2.pth'
+    stamp = ckpt.stat().st_mtime_ns
+    args = ['--rows', 'baseline', '--seeds', '0', '--jobs', '1', '--data-root', str(root),
+            '--work-dir', str(tmp_path / 'work'), '--out', str(out), '--cfg-options']
+    assert bench.main([*args, 'train_cfg.max_iters=2']) == 0
+    assert ckpt.stat().st_mtime_ns == stamp                # same provenance: reused
+    assert bench.main([*args, 'train_cfg.max_iters=3']) == 0
+    assert (run / 'iter_3.pth').is_file() and not ckpt.exists()     # other options: redone
+    log = (tmp_path / 'work' / 'data1' / 'run.log').read_text()
+    assert 'provenance differs in' in log and 'iterations' in log and 'options' in log
 
 
 def test_tam_test_trains_a_tam_on_the_checkpoint(bench, tmp_path):
