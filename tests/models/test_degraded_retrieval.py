@@ -191,6 +191,9 @@ def test_tool_writes_files_that_read_back(tmp_path):
                         str(tmp_path / 'out')]) == 0
     stats = json.loads((tmp_path / 'out' / 'degradation_stats.json').read_text())
     assert [lv['target_iou'] for lv in stats['levels']] == [0.8, 0.2]
+    again = module.level_stats(path, '0.2')                  # what the benchmark reports
+    assert again == {k: v for k, v in stats['levels'][1].items()
+                     if k not in ('target_iou', 'hit_logit', 'file')}
     single = tmp_path / 'one.jsonl'
     assert module.main(['--moment-file', str(path), '--iou', '0.2', '--out', str(single)]) == 0
     assert single.read_text() == (tmp_path / 'out' / 'mr_iou0.2.jsonl').read_text()

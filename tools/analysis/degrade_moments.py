@@ -36,6 +36,22 @@ def stats_table(rows: list[tuple[str, dict]]) -> str:
     return '\n'.join(lines)
 
 
+def level_stats(moment_path: str | Path, level: str | float, seed: int = 0,
+                num_windows: int | None = None) -> dict:
+    """The achieved quality of one level on a moment file, as ``--iou LEVEL`` writes it
+    (:func:`~tgl_mm.models.grounding.degraded_retrieval.retrieval_quality`: ``mean_iou``,
+    ``R1@0.5``, ``R1@0.7``, ``mAP``, ``top1_inside``/``overlap``/``miss``, ...)."""
+    from tgl_mm.models.grounding.degraded_retrieval import (
+        NUM_WINDOWS,
+        degradation_sweep,
+        queries_from_moments,
+    )
+
+    queries = queries_from_moments(moment_path)
+    return degradation_sweep(queries, [float(level)], seed,
+                             num_windows or NUM_WINDOWS)[0].stats
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from tgl_mm.models.grounding.degraded_retrieval import NUM_WINDOWS, QUALITY_LEVELS
 
