@@ -68,10 +68,28 @@ def test_moment_aware_rest_covers_whole_video():
 def test_sampler_argument_errors():
     with pytest.raises(ValueError, match='num_frames'):
         MomentAwareFrameSampler(num_frames=0)
-    with pytest.raises(ValueError, match='mplus_ratio'):
-        MomentAwareFrameSampler(mplus_ratio=0)
+    for bad in (-0.1, 1.5, True, '0.5'):
+        with pytest.raises(ValueError, match='mplus_ratio'):
+            MomentAwareFrameSampler(mplus_ratio=bad)
     with pytest.raises(ValueError, match='at least one M\\+ frame'):
         MomentAwareFrameSampler(num_frames=2).sample(np.zeros(5, bool), np.random.default_rng(0))
+
+
+@pytest.mark.parametrize('num_frames, n_video, spans', [
+    (4, 20, [[(5, 7)]]), (8, 40, [[(0, 39)]]), (6, 4, [[(1, 2)]]), (3, 9, [[]]),
+])
+def test_mplus_ratio_zero_draws_random_sampler_frames(num_frames, n_video, spans):
+    """``mplus_ratio=0`` is uniform random sampling: RandomFrameSampler's frames from the same
+    generator (M+ may even be empty)."""
+    info = _info(n_video, spans)
+    zero = MomentAwareFrameSampler(num_frames=num_frames, mplus_ratio=0.0)
+    random = RandomFrameSampler(num_frames=num_frames)
+    assert zero.num_mplus == 0
+    for seed in range(100):
+        a = zero(dict(info, rng=np.random.default_rng(seed)))
+        b = random(dict(info, rng=np.random.default_rng(seed)))
+        assert a['frame_inds'] == b['frame_inds']
+        np.testing.assert_array_equal(a['gt_obj_mplus'], b['gt_obj_mplus'])
 
 
 def test_random_and_all_frames():

@@ -19,6 +19,7 @@ from .moments import (
     load_moments,
     validate_expression_moments,
 )
+from .pipeline_settings import apply_pipeline_settings
 from .sample_rng import RNG_KEY, SampleIndex
 from .sentence_swap import apply_sentence_swap
 
@@ -59,6 +60,13 @@ class BaseRVOSDataset(BaseDataset):
             and in ``metainfo['sentence_swap']`` (``swapped``, ``dropped``), which
             ``RVOSMetric`` copies into its report. Needs annotated splits (``obj_id``).
         serialize_data, lazy_init, indices, max_refetch: see mmengine ``BaseDataset``.
+        frame_sampling: arguments merged into the pipeline's frame sampler step (e.g.
+            ``dict(num_frames=8, mplus_ratio=0.5)``; ``mplus_ratio=0.0`` is uniform random
+            sampling), so a child config changes them with a dict merge instead of restating the
+            pipeline; ``None`` (default) uses the pipeline as written. See
+            :mod:`tgl_mm.datasets.pipeline_settings`.
+        oss: ``enabled`` of the pipeline's ``ObjectSelectiveSupervision`` step (object-level
+            selective supervision on / off); ``None`` (default) uses the pipeline as written.
     """
 
     METAINFO: dict = dict(dataset_name='rvos')
@@ -79,7 +87,9 @@ class BaseRVOSDataset(BaseDataset):
                  serialize_data: bool = True,
                  lazy_init: bool = False,
                  indices: int | Sequence[int] | None = None,
-                 max_refetch: int = 1000) -> None:
+                 max_refetch: int = 1000,
+                 frame_sampling: dict | None = None,
+                 oss: bool | None = None) -> None:
         if missing_moments not in MISSING_MOMENT_POLICIES:
             raise ValueError(f'missing_moments must be one of {MISSING_MOMENT_POLICIES}, '
                              f'got {missing_moments!r}')
@@ -96,8 +106,11 @@ class BaseRVOSDataset(BaseDataset):
         self.num_skipped_at_load = 0
         self.num_skipped_at_fetch = 0
         self.has_moments = moment_file is not None
+        pipeline = apply_pipeline_settings(
+            pipeline, frame_sampling=frame_sampling, oss=oss,
+            where=f'{type(self).__name__}(split={split!r})')
         super().__init__(ann_file='', data_root=data_root, data_prefix={},
-                         serialize_data=serialize_data, pipeline=list(pipeline),
+                         serialize_data=serialize_data, pipeline=pipeline,
                          test_mode=test_mode, lazy_init=lazy_init, indices=indices,
                          max_refetch=max_refetch)
 

@@ -14,7 +14,8 @@ class RandomFrameSampler(BaseFrameSampler):
     """``num_frames`` distinct frames drawn uniformly from the whole video (repeats only when the
     video is shorter), temporal order kept; moments are ignored for the choice but still
     recorded (``gt_mplus``, ``gt_obj_mplus``). The random sampling of prior RVOS work, for the
-    ablation against :class:`MomentAwareFrameSampler`."""
+    ablation against :class:`MomentAwareFrameSampler`, which draws exactly the same frames with
+    ``mplus_ratio=0`` (the form the configs use, as a dataset setting)."""
 
     def __init__(self, num_frames: int = 8) -> None:
         self.num_frames = check_num_frames(num_frames)
