@@ -10,16 +10,5 @@ model = dict(
     neck=dict(vision_dims=(288, 576, 1152)),
     head=dict(arch=sam2_arch, checkpoint=sam2_checkpoint))
 
-train_pipeline = [
-    dict(type='MomentAwareFrameSampler', num_frames=num_frames, mplus_ratio=0.5),
-    dict(type='LoadVideoFrames'),
-    dict(type='LoadExpressionMasks', per_object=True),
-    dict(type='ObjectSelectiveSupervision', enabled=True),
-    dict(type='VideoResizePad', size=1024),
-    dict(type='VideoRandomFlip', prob=0.5),
-    dict(type='VideoColorJitter', brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02,
-         prob=0.8),
-    dict(type='PackVideoInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(dataset=dict(frame_sampling=dict(num_frames=num_frames)))
 load_from = 'work_dirs/tgl_hiera-l_refcoco/epoch_6.pth'

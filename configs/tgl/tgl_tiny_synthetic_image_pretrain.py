@@ -12,20 +12,11 @@ _base_ = ['./tgl_tiny_synthetic.py']
 
 model = dict(pretrained=None)   # this stage makes the parts the tiny config starts from
 
-train_pipeline = [
-    dict(type='MomentAwareFrameSampler', num_frames=1, mplus_ratio=1.0),
-    dict(type='LoadVideoFrames'),
-    dict(type='LoadExpressionMasks', per_object=True),
-    dict(type='ObjectSelectiveSupervision', enabled=True),
-    dict(type='VideoResizePad', size={{_base_.img_size}}),
-    dict(type='VideoRandomFlip', prob=0.5),
-    dict(type='VideoColorJitter', brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02,
-         prob=0.8),
-    dict(type='PackVideoInputs'),
-]
+# single-frame pseudo-clips drawn from M+ (the base pipeline with these frame-sampler settings)
 train_dataloader = dict(
     batch_size=8,
-    dataset=dict(families=('appearance', 'event'), pipeline=train_pipeline))
+    dataset=dict(families=('appearance', 'event'),
+                 frame_sampling=dict(num_frames=1, mplus_ratio=1.0)))
 
 # single frames read and write no memory: the memory modules get no gradient (DDP must know)
 find_unused_parameters = True

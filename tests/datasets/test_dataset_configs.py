@@ -62,22 +62,32 @@ def test_synthetic_config_builds_and_loads(tmp_path):
 
 
 def test_documented_child_override(tmp_path):
-    """The override recipe of docs/datasets.md gives the new size and clip length."""
+    """The override recipe of docs/datasets.md gives the new size and clip length; the
+    command-line form of the settings reaches the built pipeline."""
+    root = tmp_path / 'synthetic_mevis_m'
+    make_synthetic_mevis_m(root, seed=1, num_videos=2, num_valid_u=1, num_valid=1, size=64,
+                           min_frames=8, max_frames=8, progress=False, log=None)
     child = tmp_path / 'child.py'
     child.write_text(
         f"_base_ = ['{CFG_DIR / 'synthetic_mevis_m.py'}']\n"
-        "img_size, num_frames = 160, 6\n"
-        "train_pipeline = [dict(type='MomentAwareFrameSampler', num_frames=num_frames),\n"
+        "img_size = 160\n"
+        "train_pipeline = [dict(type='MomentAwareFrameSampler'),\n"
         "    dict(type='LoadVideoFrames'), dict(type='LoadExpressionMasks', per_object=True),\n"
-        "    dict(type='ObjectSelectiveSupervision', enabled=True),\n"
+        "    dict(type='ObjectSelectiveSupervision'),\n"
         "    dict(type='VideoResizePad', size=img_size), dict(type='PackVideoInputs')]\n"
-        "train_dataloader = dict(dataset=dict(pipeline=train_pipeline))\n")
+        "train_dataloader = dict(dataset=dict(frame_sampling=dict(num_frames=6),\n"
+        "                                     pipeline=train_pipeline))\n")
     cfg = Config.fromfile(child)
-    pipe = cfg.train_dataloader.dataset.pipeline
-    assert pipe[0]['num_frames'] == 6 and pipe[4]['size'] == 160
-    assert cfg.train_dataloader.dataset.moment_file == 'moments/train.json'   # base kept
-    cfg.merge_from_dict({'train_dataloader.dataset.pipeline.0.type': 'RandomFrameSampler'})
-    assert cfg.train_dataloader.dataset.pipeline[0]['type'] == 'RandomFrameSampler'
+    dataset = cfg.train_dataloader.dataset
+    assert dataset.frame_sampling == dict(num_frames=6, mplus_ratio=0.5)   # merged, not replaced
+    assert dataset.moment_file == 'moments/train.json'                     # base kept
+    out = DATASETS.build(dict(dataset, data_root=str(root)))[0]
+    assert out['inputs'].shape == (6, 3, 160, 160)
+    cfg.merge_from_dict({'train_dataloader.dataset.frame_sampling.mplus_ratio': 0.0,
+                         'train_dataloader.dataset.oss': False})
+    built = DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=str(root)))
+    sampler, oss = built.pipeline.transforms[0], built.pipeline.transforms[3]
+    assert (sampler.num_frames, sampler.mplus_ratio, oss.enabled) == (6, 0.0, False)
 
 
 def test_moment_schema_matches_the_parser():

@@ -3,7 +3,11 @@
 #   data/mevis/{train,valid_u,valid}/JPEGImages/<video>/<frame>.jpg
 #   data/mevis/{train,valid_u,valid}/meta_expressions.json
 #   data/mevis/{train,valid_u}/mask_dict.json
-# Variables a model config may change (restate the pipelines when you do; see docs/datasets.md):
+# The clip length, the M+ share and OSS are settings of the train dataset (`frame_sampling`,
+# `oss`), changed with a dict merge, e.g. the Hiera-L clips:
+#   train_dataloader = dict(dataset=dict(frame_sampling=dict(num_frames=6)))
+# A child that changes `img_size` restates the pipelines (docs/datasets.md "Overriding the input
+# size and clip length").
 dataset_type = 'MeViSDataset'
 data_root = 'data/mevis'
 img_size = 1024     # square model input S (SAM2's native size)
@@ -12,10 +16,10 @@ mplus_ratio = 0.5   # half of each clip always from M+ (paper A.3)
 use_oss = True      # object-level selective supervision (paper §4.4)
 
 train_pipeline = [
-    dict(type='MomentAwareFrameSampler', num_frames=num_frames, mplus_ratio=mplus_ratio),
+    dict(type='MomentAwareFrameSampler'),      # arguments: the dataset's `frame_sampling`
     dict(type='LoadVideoFrames'),
     dict(type='LoadExpressionMasks', per_object=True),
-    dict(type='ObjectSelectiveSupervision', enabled=use_oss),
+    dict(type='ObjectSelectiveSupervision'),   # on / off: the dataset's `oss`
     dict(type='VideoResizePad', size=img_size),
     dict(type='VideoRandomFlip', prob=0.5),
     dict(type='VideoColorJitter', brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02,
@@ -42,6 +46,12 @@ train_dataloader = dict(
         data_root=data_root,
         split='train',
         moment_file='moments/train.json',
+        # settings of the pipeline's frame sampler and OSS step (tgl_mm/datasets/
+        # pipeline_settings.py): a child changes them with a dict merge, e.g. the random
+        # sampling and no-OSS ablation:
+        #   train_dataloader = dict(dataset=dict(frame_sampling=dict(mplus_ratio=0.0), oss=False))
+        frame_sampling=dict(num_frames=num_frames, mplus_ratio=mplus_ratio),
+        oss=use_oss,
         pipeline=train_pipeline))
 # valid_u: masks and object-level moments -> J&F offline
 val_dataloader = dict(

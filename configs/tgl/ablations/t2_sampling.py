@@ -1,17 +1,16 @@
-# Tab. 2 row 2 (58.0): moment-aware sampling from MeViS-M only (no MDP, no OSS).
+# Tab. 2 row 2 (58.0): moment-aware sampling only: no OSS, no MDP (no MFE, memory from
+# every frame), in the paper's order (M+ frames first, then propagation to M-).
 # The full model (Tab. 2 row 5 / Tab. 3 row 4, 60.8) is configs/tgl/tgl_hiera-b_mevis-m.py.
 _base_ = ['../tgl_hiera-b_mevis-m.py']
 
-train_pipeline = [
-    dict(type='MomentAwareFrameSampler', num_frames=8, mplus_ratio=0.5),
-    dict(type='LoadVideoFrames'),
-    dict(type='LoadExpressionMasks', per_object=True),
-    dict(type='ObjectSelectiveSupervision', enabled=False),
-    dict(type='VideoResizePad', size=1024),
-    dict(type='VideoRandomFlip', prob=0.5),
-    dict(type='VideoColorJitter', brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02,
-         prob=0.8),
-    dict(type='PackVideoInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-model = dict(head=dict(mfe=False, memory_from='all', order='temporal'))
+# which row this is and the only keys in which it differs from its reference
+# (checked by tests/test_ablation_configs.py)
+ablation = dict(
+    row='t2_sampling',
+    reference='configs/tgl/tgl_hiera-b_mevis-m.py',
+    changes=('train_dataloader.dataset.oss',
+             'model.head.mfe',
+             'model.head.memory_from'))
+
+train_dataloader = dict(dataset=dict(oss=False))
+model = dict(head=dict(mfe=False, memory_from='all'))

@@ -1,6 +1,13 @@
-# Tab. 3 row 2 (58.9): no moment-aware feature extraction (every frame takes F_Adp and the
-# prompt), memory written by M+ frames only.
+# Tab. 3 row 2 (58.9): no moment-aware feature extraction (every frame takes the adapter
+# path and the sentence), memory written by M+ frames only, M+ first.
 # The full model (Tab. 2 row 5 / Tab. 3 row 4, 60.8) is configs/tgl/tgl_hiera-b_mevis-m.py.
 _base_ = ['../tgl_hiera-b_mevis-m.py']
+
+# which row this is and the only keys in which it differs from its reference
+# (checked by tests/test_ablation_configs.py)
+ablation = dict(
+    row='t3_nomfe_memplus',
+    reference='configs/tgl/tgl_hiera-b_mevis-m.py',
+    changes=('model.head.mfe',))
 
 model = dict(head=dict(mfe=False))

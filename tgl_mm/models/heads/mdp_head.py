@@ -57,7 +57,8 @@ class MDPHead(BaseModule):
     memory; then every M- frame is propagated from its nearest M+ memories (past or future: an M-
     frame before the first M+ frame reads them like SAM2's reverse tracking). The first M+ frame is
     SAM2's conditioning frame (no memory; every later frame attends to it). ``order='temporal'``
-    is a causal single pass (SAM2's propagation), meant for the ``memory_from='all'`` ablation.
+    is a causal single pass (SAM2's propagation): the Table 2 baseline's order and the order
+    controls; the Table 3 ablations keep ``'mplus_first'``.
     Memories are presented at offsets ``1..N`` by temporal rank, nearest first, which equals SAM2's
     frame distance when every frame is in memory (hence exact parity with SAM2VideoPredictor).
 
