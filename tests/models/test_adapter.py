@@ -25,12 +25,17 @@ def tokens(text_encoder):
     return text_encoder.tokenize(TEXTS)
 
 
-def make_adapter(image_encoder, text_encoder, identity=True, seed=0):
+#: HSA for the 64 px tiny encoder (adapted maps 8, 4, 2 wide): several patches per stage
+HSA = dict(patch_sizes=(4, 2, 1), dropout=0.0)
+
+
+def make_adapter(image_encoder, text_encoder, identity=True, seed=0, hsa=None):
     torch.manual_seed(seed)
     adapter = MODELS.build(dict(
         type='CrossModalAdapter',
         vision_dims=[image_encoder.stage_channels[s] for s in (1, 2, 3)],
-        text_dim=text_encoder.hidden_size, dim=32, num_heads=4, identity_init=identity))
+        text_dim=text_encoder.hidden_size, dim=32, num_heads=4, identity_init=identity,
+        hsa=hsa))
     if not identity:  # make every part matter
         with torch.no_grad():
             for layer in adapter.layers:
@@ -40,9 +45,9 @@ def make_adapter(image_encoder, text_encoder, identity=True, seed=0):
     return adapter
 
 
-def encode(image_encoder, text_encoder, adapter, images, tokens, adapt):
+def encode(image_encoder, text_encoder, adapter, images, tokens, adapt, frame_index=None):
     return lockstep_encode(image_encoder, text_encoder, adapter, images, tokens['input_ids'],
-                           tokens['attention_mask'], adapt)
+                           tokens['attention_mask'], adapt, frame_index=frame_index)
 
 
 def assert_feats_close(a: dict, b: dict, rows=None, atol=1e-5):
@@ -54,9 +59,10 @@ def assert_feats_close(a: dict, b: dict, rows=None, atol=1e-5):
             torch.testing.assert_close(x, y, rtol=0, atol=atol)
 
 
+@pytest.mark.parametrize('hsa', [None, HSA], ids=['plain', 'hsa'])
 def test_identity_start_reproduces_both_encoders(tiny_image_encoder, tiny_images, text_encoder,
-                                                 tokens):
-    adapter = make_adapter(tiny_image_encoder, text_encoder)
+                                                 tokens, hsa):
+    adapter = make_adapter(tiny_image_encoder, text_encoder, hsa=hsa)
     adapter.train()
     adapt = torch.tensor([[True, False, True], [True, True, True]])
     out = encode(tiny_image_encoder, text_encoder, adapter, tiny_images, tokens, adapt)
@@ -147,9 +153,10 @@ def test_text_attends_only_to_adapted_frames_of_its_video(tiny_image_encoder, ti
                               base.image_feats['vision_features'][0], atol=1e-3)
 
 
+@pytest.mark.parametrize('hsa', [None, HSA], ids=['plain', 'hsa'])
 def test_gradients_reach_adapters_not_encoders(tiny_image_encoder, tiny_images, text_encoder,
-                                               tokens):
-    adapter = make_adapter(tiny_image_encoder, text_encoder, identity=False)
+                                               tokens, hsa):
+    adapter = make_adapter(tiny_image_encoder, text_encoder, identity=False, hsa=hsa)
     adapter.train()
     adapt = torch.tensor([True, False, True, True, True, False])
     out = encode(tiny_image_encoder, text_encoder, adapter, tiny_images, tokens, adapt)
@@ -164,7 +171,7 @@ def test_gradients_reach_adapters_not_encoders(tiny_image_encoder, tiny_images, 
 
 def test_identity_init_gets_gradient_on_its_zero_parts(tiny_image_encoder, tiny_images,
                                                        text_encoder, tokens):
-    adapter = make_adapter(tiny_image_encoder, text_encoder).train()
+    adapter = make_adapter(tiny_image_encoder, text_encoder, hsa=HSA).train()
     out = encode(tiny_image_encoder, text_encoder, adapter, tiny_images, tokens,
                  torch.ones(6, dtype=torch.bool))
     (out.image_feats['vision_features'].square().mean() + out.text_feats.square().mean()).backward()
@@ -172,14 +179,27 @@ def test_identity_init_gets_gradient_on_its_zero_parts(tiny_image_encoder, tiny_
         assert layer.vision_scale.grad.abs().sum() > 0
     # the text up projection of the last adapter feeds E_Adp directly
     assert adapter.layers[-1].text_up.weight.grad.abs().sum() > 0
+    # once the vision scales have moved (after a step), HSA's zero output map gets gradient
+    adapter.zero_grad()
+    with torch.no_grad():
+        for layer in adapter.layers:
+            layer.vision_scale.fill_(0.1)
+    out = encode(tiny_image_encoder, text_encoder, adapter, tiny_images, tokens,
+                 torch.ones(6, dtype=torch.bool))
+    out.image_feats['vision_features'].square().mean().backward()
+    for layer in adapter.layers:
+        assert layer.hsa.proj.weight.grad.abs().sum() > 0
 
 
 def test_init_weights_restores_identity():
     adapter = CrossModalAdapter(vision_dims=(8,), text_dim=16, adapter_stages=(3,), dim=8,
-                                num_heads=2, init_cfg=dict(type='Normal', layer='Linear', std=1))
+                                num_heads=2, init_cfg=dict(type='Normal', layer='Linear', std=1),
+                                hsa=dict(patch_sizes=(2,)))
     adapter.init_weights()
     assert adapter.layers[0].text_up.weight.abs().sum() == 0
     assert adapter.layers[0].vision_scale.abs().sum() == 0
+    assert adapter.layers[0].hsa.proj.weight.abs().sum() == 0
+    assert adapter.layers[0].hsa.proj.bias.abs().sum() == 0
     assert adapter.layers[0].text_down.weight.abs().sum() > 0
 
 
@@ -251,3 +271,101 @@ def test_paper_configuration_parameter_count():
     n = sum(p.numel() for p in adapter.parameters())
     assert n == paper_adapter_param_count()
     assert 3.5e6 < n < 3.7e6
+
+
+def test_hsa_at_initialisation_equals_the_adapter_without_it(tiny_image_encoder, tiny_images,
+                                                             text_encoder, tokens):
+    """A trained adapter given a fresh HSA (identity start) computes exactly what it computed
+    without HSA, in training mode (BatchNorm batch statistics) as in eval."""
+    plain = make_adapter(tiny_image_encoder, text_encoder, identity=False)
+    with_hsa = make_adapter(tiny_image_encoder, text_encoder, seed=1, hsa=HSA)
+    missing, unexpected = with_hsa.load_state_dict(plain.state_dict(), strict=False)
+    assert missing and all('.hsa.' in k for k in missing) and not unexpected
+    adapt = torch.tensor([[True, False, True], [True, True, True]])
+    for mode in (True, False):
+        plain.train(mode)
+        with_hsa.train(mode)
+        a = encode(tiny_image_encoder, text_encoder, plain, tiny_images, tokens, adapt)
+        b = encode(tiny_image_encoder, text_encoder, with_hsa, tiny_images, tokens, adapt,
+                   frame_index=torch.tensor([[4, 5, 9], [0, 1, 2]]))
+        assert_feats_close(a.image_feats, b.image_feats, atol=0)
+        assert torch.equal(a.text_feats, b.text_feats)
+
+
+def nonzero_hsa(adapter):
+    """Give every HSA a non-zero output map (as after training)."""
+    with torch.no_grad():
+        for layer in adapter.layers:
+            layer.hsa.proj.weight.normal_(0, 0.5)
+    return adapter
+
+
+def test_hsa_clips_are_the_adapted_frames_of_one_expression(tiny_image_encoder, tiny_images,
+                                                            text_encoder, tokens):
+    """Expressions side by side: an adapted frame reads the adapted frames of its own clip
+    only (not another expression's, not its own clip's M- frames), with their frame indices."""
+    adapter = nonzero_hsa(make_adapter(tiny_image_encoder, text_encoder, identity=False,
+                                       hsa=HSA)).eval()
+    adapt = torch.tensor([[True, False, True], [True, True, False]])
+    index = torch.tensor([[3, 4, 8], [0, 1, 2]])
+
+    def run(images, frame_index=index):
+        with torch.no_grad():
+            return encode(tiny_image_encoder, text_encoder, adapter, images, tokens, adapt,
+                          frame_index).image_feats['vision_features']
+
+    base = run(tiny_images)
+    for frame, same_clip in ((3, False), (4, False), (1, False), (2, True)):
+        changed = tiny_images.clone()
+        changed[frame] += 1.0
+        out = run(changed)
+        other = 2 if frame != 2 else 0              # an adapted frame of clip 0, not changed
+        moved = not torch.allclose(out[other], base[other], atol=1e-5)
+        assert moved == same_clip, frame
+    # the same clip run on its own (expression 0 alone) gives the same features
+    alone = lockstep_encode(tiny_image_encoder, text_encoder, adapter, tiny_images[:3],
+                            tokens['input_ids'][:1], tokens['attention_mask'][:1], adapt[:1],
+                            frame_index=index[:1])
+    torch.testing.assert_close(alone.image_feats['vision_features'][[0, 2]], base[[0, 2]],
+                               rtol=0, atol=1e-5)
+    # the frame indices reach the time embedding: other gaps, other features (adapted only)
+    shifted = run(tiny_images, torch.tensor([[3, 4, 12], [0, 1, 2]]))
+    assert not torch.allclose(shifted[[0, 2]], base[[0, 2]], atol=1e-4)
+    torch.testing.assert_close(shifted[[1, 3, 4, 5]], base[[1, 3, 4, 5]], rtol=0, atol=0)
+    # the default is the step in the clip
+    torch.testing.assert_close(run(tiny_images, None),
+                               run(tiny_images, torch.tensor([[0, 1, 2], [0, 1, 2]])))
+    with pytest.raises(ValueError, match='frame_index must hold 2 x 3 integer'):
+        run(tiny_images, torch.zeros(2, 2, dtype=torch.long))
+
+
+def test_hsa_config_validation():
+    adapter = CrossModalAdapter(vision_dims=(8, 16), adapter_stages=(2, 3), text_dim=16, dim=8,
+                                num_heads=2, hsa=dict(patch_sizes=(4, 2)))
+    assert adapter.uses_hsa and adapter.hsa_patch_sizes == (4, 2)
+    assert [layer.hsa.patch_size for layer in adapter.layers] == [4, 2]
+    plain = CrossModalAdapter(vision_dims=(8, 16), adapter_stages=(2, 3), text_dim=16, dim=8,
+                              num_heads=2)
+    assert not plain.uses_hsa and all(layer.hsa is None for layer in plain.layers)
+    for bad, match in ((dict(patch_sizes=(4,)), 'one integer >= 1 per adapted stage'),
+                       (dict(patch_sizes=(4, 0)), 'one integer >= 1'),
+                       (dict(patch_sizes=(4, 2.5)), 'one integer >= 1'),
+                       (dict(sizes=(4, 2)), 'takes patch_sizes')):
+        with pytest.raises(ValueError, match=match):
+            CrossModalAdapter(vision_dims=(8, 16), adapter_stages=(2, 3), text_dim=16, dim=8,
+                              num_heads=2, hsa=bad)
+
+
+def paper_hsa_param_count(patch_sizes=(8, 4, 2), d=256) -> int:
+    mha = 4 * d * d + 4 * d
+    return sum(mha + (d * d + d) + 2 * d + p * p * d for p in patch_sizes)
+
+
+def test_paper_hsa_parameter_count():
+    adapter = CrossModalAdapter(vision_dims=(224, 448, 896), text_dim=768,
+                                hsa=dict(patch_sizes=(8, 4, 2)))
+    n_hsa = sum(p.numel() for k, p in adapter.named_parameters() if '.hsa.' in k)
+    assert n_hsa == paper_hsa_param_count()
+    assert sum(p.numel() for p in adapter.parameters()) == \
+        paper_adapter_param_count() + paper_hsa_param_count()
+    assert all(p.requires_grad for k, p in adapter.named_parameters() if '.hsa.' in k)

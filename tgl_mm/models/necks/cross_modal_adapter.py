@@ -11,10 +11,17 @@ cross-attention block (``LayerNorm(q + MHA(q, kv, kv))``), the vision stream of 
 frame attends to the tokens of its own expression, and the text stream attends to the vision
 tokens averaged over the adapted frames of its own video (padding tokens are never attended).
 
-Identity start (``identity_init=True``): ``W_up^t`` is zero and the vision branch ends with a
-per-channel scale initialised at zero, so both streams are exactly unchanged before training.
-(The up projection's own BatchNorm cannot start at zero: its ReLU would then output exactly 0
-and pass no gradient.)
+Temporal half (``hsa=dict(patch_sizes=...)``, SAMWISE's ``--HSA``): before the vision->text
+cross-attention, the down-projected tokens of each adapted frame get the output of
+:class:`~tgl_mm.models.necks.hsa.HierarchicalSelectiveAttention` added: the tokens of a ``p x p``
+spatial patch attend to the same patch in the other adapted frames of their clip (with the
+frames' true indices in a time embedding). The text stream still attends to the tokens before
+HSA, as in SAMWISE.
+
+Identity start (``identity_init=True``): ``W_up^t`` is zero, the vision branch ends with a
+per-channel scale initialised at zero and HSA's output map is zero, so both streams are exactly
+unchanged before training. (The up projection's own BatchNorm cannot start at zero: its ReLU
+would then output exactly 0 and pass no gradient.)
 """
 from __future__ import annotations
 
@@ -26,6 +33,8 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from tgl_mm.registry import MODELS
+
+from .hsa import HierarchicalSelectiveAttention
 
 #: SAMWISE's lockstep schedule for Hiera-B+ and RoBERTa-base (12 layers): after Hiera stage
 #: ``i`` (0-based) the text encoder has run its first ``SAMWISE_TEXT_LAYER_ENDS[i]`` layers.
@@ -71,10 +80,13 @@ class AdapterLayer(nn.Module):
         num_heads: attention heads (8).
         dropout: attention dropout.
         identity_init: start as the identity (see module docstring).
+        hsa_patch_size: HSA patch side at this stage, or None: no HSA.
+        hsa_dropout: HSA attention dropout.
     """
 
     def __init__(self, vision_dim: int, text_dim: int, dim: int = 256, num_heads: int = 8,
-                 dropout: float = 0.0, identity_init: bool = True) -> None:
+                 dropout: float = 0.0, identity_init: bool = True,
+                 hsa_patch_size: int | None = None, hsa_dropout: float = 0.1) -> None:
         super().__init__()
         self.vision_down = nn.Sequential(
             nn.Conv2d(vision_dim, dim, 1, bias=False), nn.BatchNorm2d(dim), nn.ReLU(inplace=True))
@@ -86,25 +98,34 @@ class AdapterLayer(nn.Module):
         self.text_up = nn.Linear(dim, text_dim, bias=False)
         self.vision_to_text = CrossAttention(dim, num_heads, dropout)
         self.text_to_vision = CrossAttention(dim, num_heads, dropout)
+        self.hsa = None if hsa_patch_size is None else HierarchicalSelectiveAttention(
+            dim, num_heads, hsa_patch_size, hsa_dropout, identity_init)
         self.identity_init = identity_init
         self.reset_identity()
 
     def reset_identity(self) -> None:
-        """Zero the last vision scale and the text up projection (if ``identity_init``)."""
+        """Zero the last vision scale, the text up projection and HSA's output map (if
+        ``identity_init``)."""
         if self.identity_init:
             with torch.no_grad():
                 self.vision_scale.zero_()
                 self.text_up.weight.zero_()
+            if self.hsa is not None:
+                self.hsa.reset_identity()
 
     def forward(self, vision: Tensor, text: Tensor, video_index: Tensor,
-                text_padding_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                text_padding_mask: Tensor | None = None, frame_index: Tensor | None = None
+                ) -> tuple[Tensor, Tensor]:
         """Adapt the features of the adapted frames and the text of their videos.
 
         Args:
             vision: (N, h, w, Cv) channels-last stage output of the N adapted frames.
             text: (B, L, D) hidden states of the B expressions.
-            video_index: long (N,), the expression/video (0 .. B-1) of each adapted frame.
+            video_index: long (N,), the expression/video (0 .. B-1) of each adapted frame: with
+                HSA, also the clip whose frames attend to each other.
             text_padding_mask: bool (B, L), True on padding tokens.
+            frame_index: (N,) each adapted frame's index in its video (HSA's time embedding);
+                required with HSA, unused without.
 
         Returns:
             ``(F_Adp (N, h, w, Cv), E_Adp (B, L, D))``. Videos without adapted frames keep
@@ -118,8 +139,15 @@ class AdapterLayer(nn.Module):
         t = self.text_down(text)                                       # (B, L, dim)
         pad = None if text_padding_mask is None else text_padding_mask[video_index]
 
+        query = x
+        if self.hsa is not None:  # temporal half: each patch across the clip's adapted frames
+            if frame_index is None:
+                raise ValueError('AdapterLayer with HSA needs frame_index (the adapted frames\' '
+                                 'indices in their video)')
+            query = x + self.hsa(x.reshape(num, h, w, -1), video_index,
+                                 frame_index).reshape(num, h * w, -1)
         # vision -> text: every frame attends to its own expression
-        x_att = self.vision_to_text(x, t[video_index], pad)           # (N, hw, dim)
+        x_att = self.vision_to_text(query, t[video_index], pad)       # (N, hw, dim)
         x_att = x_att.transpose(1, 2).reshape(num, -1, h, w)
         delta_v = self.vision_up(x_att).permute(0, 2, 3, 1) * self.vision_scale
 
@@ -152,8 +180,12 @@ class CrossModalAdapter(BaseModule):
             encoder's depth; ``None``: SAMWISE's scaled to the text depth
             (:func:`proportional_text_layer_ends`).
         dim: adapter width (256). num_heads: heads (8). dropout: attention dropout.
-        identity_init: start as the identity (zero last vision scale, zero ``W_up^t``);
-            :meth:`init_weights` re-applies it after a parent's generic ``init_cfg``.
+        identity_init: start as the identity (zero last vision scale, zero ``W_up^t``, zero HSA
+            output map); :meth:`init_weights` re-applies it after a parent's generic
+            ``init_cfg``.
+        hsa: Hierarchical Selective Attention (the adapter's temporal half, SAMWISE's
+            ``--HSA``): ``dict(patch_sizes=(8, 4, 2))`` gives one patch side per adapted stage
+            (optional ``dropout``, default 0.1 as SAMWISE); None: no HSA.
         init_cfg: mmengine init config.
     """
 
@@ -161,7 +193,7 @@ class CrossModalAdapter(BaseModule):
                  adapter_stages: Sequence[int] = (1, 2, 3),
                  text_layer_ends: Sequence[int] | None = None, dim: int = 256,
                  num_heads: int = 8, dropout: float = 0.0, identity_init: bool = True,
-                 init_cfg: dict | list | None = None) -> None:
+                 hsa: dict | None = None, init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         stages = tuple(int(s) for s in adapter_stages)
         if len(vision_dims) != len(stages):
@@ -175,9 +207,10 @@ class CrossModalAdapter(BaseModule):
         self.text_dim = int(text_dim)
         self.text_layer_ends = None if text_layer_ends is None else tuple(
             int(e) for e in text_layer_ends)
+        self.hsa_patch_sizes, hsa_dropout = hsa_settings(hsa, len(stages))
         self.layers = nn.ModuleList(
-            AdapterLayer(c, text_dim, dim, num_heads, dropout, identity_init)
-            for c in self.vision_dims)
+            AdapterLayer(c, text_dim, dim, num_heads, dropout, identity_init, p, hsa_dropout)
+            for c, p in zip(self.vision_dims, self.hsa_patch_sizes))
 
     def layer_for_stage(self, stage: int) -> AdapterLayer | None:
         """The adapter acting after Hiera stage ``stage`` (0-based), if any."""
@@ -224,15 +257,39 @@ class CrossModalAdapter(BaseModule):
         for layer in self.layers:
             layer.reset_identity()
 
+    @property
+    def uses_hsa(self) -> bool:
+        """Whether the adapters have their temporal half (HSA)."""
+        return any(p is not None for p in self.hsa_patch_sizes)
+
     def forward(self, image_encoder, text_encoder, images: Tensor | None, input_ids: Tensor,
-                attention_mask: Tensor, adapt: Tensor, trunk: list[Tensor] | None = None):
+                attention_mask: Tensor, adapt: Tensor, trunk: list[Tensor] | None = None,
+                frame_index: Tensor | None = None):
         """Encode a batch of clips in lockstep; see
         :func:`tgl_mm.models.necks.lockstep_encoder.lockstep_encode` (``trunk``: precomputed
-        shared-stage outputs, e.g. shared by several sentences)."""
+        shared-stage outputs, e.g. shared by several sentences; ``frame_index``: (B, T) the
+        frames' indices in their videos, for HSA's time embedding)."""
         from tgl_mm.models.necks.lockstep_encoder import lockstep_encode
         return lockstep_encode(image_encoder, text_encoder, self, images, input_ids,
-                               attention_mask, adapt, trunk=trunk)
+                               attention_mask, adapt, trunk=trunk, frame_index=frame_index)
 
 
-__all__ = ['CrossModalAdapter', 'AdapterLayer', 'CrossAttention',
+def hsa_settings(hsa: dict | None, num_stages: int) -> tuple[tuple[int | None, ...], float]:
+    """Per-stage HSA patch sides (None everywhere without HSA) and HSA's dropout from the
+    adapter's ``hsa`` config, checked."""
+    if hsa is None:
+        return (None,) * num_stages, 0.0
+    unknown = set(hsa) - {'patch_sizes', 'dropout'}
+    if unknown or 'patch_sizes' not in hsa:
+        raise ValueError(f'CrossModalAdapter.hsa takes patch_sizes (one per adapted stage) and '
+                         f'optionally dropout, got keys {sorted(hsa)}')
+    sizes = tuple(hsa['patch_sizes'])
+    if len(sizes) != num_stages or any(not isinstance(p, int) or isinstance(p, bool) or p < 1
+                                         for p in sizes):
+        raise ValueError(f'CrossModalAdapter.hsa.patch_sizes={sizes} needs one integer >= 1 per '
+                         f'adapted stage ({num_stages})')
+    return sizes, float(hsa.get('dropout', 0.1))
+
+
+__all__ = ['CrossModalAdapter', 'AdapterLayer', 'CrossAttention', 'hsa_settings',
            'proportional_text_layer_ends', 'SAMWISE_TEXT_LAYER_ENDS']

@@ -5,7 +5,8 @@ Per Hiera stage ``i``: run the stage on every frame, run the text layers up to
 ``adapt`` (M+, path F_Adp) together with the text. Frames not flagged (M-) follow the raw path
 F_SAM: their stages never see the adapter, so their features equal ``SAM2ImageEncoder(images)``.
 Both paths share the stages up to and including the first adapted one (computed once); the text
-stream only attends to the adapted frames of its own video.
+stream only attends to the adapted frames of its own video. With HSA, the adapted frames of one
+video form the clip whose patches attend to each other, each frame with its index in the video.
 """
 from __future__ import annotations
 
@@ -110,9 +111,23 @@ def raw_from_trunk(image_encoder, trunk: Sequence[Tensor]) -> dict:
     return image_encoder.neck([o.permute(0, 3, 1, 2) for o in outs])
 
 
+def clip_frame_index(frame_index: Tensor | None, batch: int, steps: int,
+                     device: torch.device | str | None = None) -> Tensor:
+    """(B * T,) long frame indices of B clips of T frames, video-major: ``frame_index`` (B, T) or
+    (B * T,) checked and flattened, or the step in the clip (0 .. T-1) when None."""
+    if frame_index is None:
+        return torch.arange(steps, device=device).repeat(batch)
+    frame_index = torch.as_tensor(frame_index, device=device)
+    if frame_index.numel() != batch * steps or frame_index.is_floating_point():
+        raise ValueError(f'lockstep_encode: frame_index must hold {batch} x {steps} integer '
+                         f'frame indices, got {tuple(frame_index.shape)} {frame_index.dtype}')
+    return frame_index.reshape(-1).long()
+
+
 def lockstep_encode(image_encoder, text_encoder, adapter, images: Tensor | None,
                     input_ids: Tensor, attention_mask: Tensor, adapt: Tensor,
-                    trunk: Sequence[Tensor] | None = None) -> LockstepOutput:
+                    trunk: Sequence[Tensor] | None = None,
+                    frame_index: Tensor | None = None) -> LockstepOutput:
     """Run ``SAM2ImageEncoder`` and ``HFTextEncoder`` in lockstep with the adapters.
 
     Args:
@@ -128,6 +143,9 @@ def lockstep_encode(image_encoder, text_encoder, adapter, images: Tensor | None,
         adapt: bool (B, T) or (B * T,): frames that take the adapter path F_Adp (M+).
         trunk: the frames' :func:`encode_trunk` outputs (``num_shared_stages`` of them), e.g.
             cached and shared by several sentences; computed from ``images`` when None.
+        frame_index: (B, T) or (B * T,) each frame's index in its video (HSA's time embedding:
+            a training clip's sampled frames, an inference chunk's M+ frames); None: the step
+            in the clip (0 .. T-1).
 
     Returns:
         :class:`LockstepOutput`.
@@ -147,6 +165,7 @@ def lockstep_encode(image_encoder, text_encoder, adapter, images: Tensor | None,
     rows_adp = torch.nonzero(adapt).squeeze(1)
     rows_raw = torch.nonzero(~adapt).squeeze(1)
     video_of_adp = rows_adp // steps
+    frame_of_adp = clip_frame_index(frame_index, batch, steps, adapt.device)[rows_adp]
     text_pad = attention_mask == 0
 
     has_adp, has_raw = len(rows_adp) > 0, len(rows_raw) > 0
@@ -176,7 +195,7 @@ def lockstep_encode(image_encoder, text_encoder, adapter, images: Tensor | None,
         done = ends[stage]
         layer = adapter.layer_for_stage(stage)
         if layer is not None and has_adp:
-            x_adp, text = layer(x_adp, text, video_of_adp, text_pad)
+            x_adp, text = layer(x_adp, text, video_of_adp, text_pad, frame_of_adp)
         out = x if stage < first else merge(x_adp, x_raw)
         stage_outputs.append(out.permute(0, 3, 1, 2))
 
@@ -187,4 +206,5 @@ def lockstep_encode(image_encoder, text_encoder, adapter, images: Tensor | None,
 
 
 __all__ = ['lockstep_encode', 'LockstepOutput', 'encode_trunk', 'raw_from_trunk',
-           'pool_frame_features', 'num_shared_stages', 'first_adapted_stage']
+           'clip_frame_index', 'pool_frame_features', 'num_shared_stages',
+           'first_adapted_stage']
