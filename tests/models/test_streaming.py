@@ -16,11 +16,35 @@ TEXTS = ['the square moving right', 'the circle', 'a small thing jumping']
 
 
 @pytest.fixture(scope='module')
-def model(tmp_path_factory):
-    text_dir = save_tiny_text_encoder(tmp_path_factory.mktemp('txt') / 'bert', 'bert',
-                                      hidden_size=32, num_layers=4)
+def text_dir(tmp_path_factory):
+    return save_tiny_text_encoder(tmp_path_factory.mktemp('txt') / 'bert', 'bert',
+                                  hidden_size=32, num_layers=4)
+
+
+@pytest.fixture(scope='module')
+def model(text_dir):
     torch.manual_seed(0)
     return init_model(tiny_tgl_config(text_dir))
+
+
+@pytest.fixture(scope='module')
+def hsa_model(text_dir):
+    """The tiny model with the adapter's HSA on (patches 4 / 2 / 1 on the 8 / 4 / 2 wide
+    adapted maps at 64 px), its adapter and HSA not at their identity start (as trained)."""
+    cfg = tiny_tgl_config(text_dir)
+    cfg.model.neck.hsa = dict(patch_sizes=(4, 2, 1))
+    torch.manual_seed(0)
+    model = init_model(cfg)
+    with torch.no_grad():
+        for layer in model.neck.layers:
+            layer.vision_scale.fill_(1.0)
+            layer.hsa.proj.weight.normal_(0, 0.5)
+    return model
+
+
+@pytest.fixture(params=['plain', 'hsa'])
+def any_model(request):
+    return request.getfixturevalue('model' if request.param == 'plain' else 'hsa_model')
 
 
 def write_video(path, num=12, size=(40, 56), fps=10):
@@ -54,9 +78,11 @@ def run_all(model, video, texts, mplus):
     return run, masks
 
 
-def test_shared_sentences_equal_one_at_a_time(model, video):
+def test_shared_sentences_equal_one_at_a_time(any_model, video):
     """Several sentences side by side give the masks of each sentence alone, with fewer
-    image-encoder passes."""
+    image-encoder passes (with the adapter's HSA too: each sentence's chunks attend only within
+    themselves)."""
+    model = any_model
     mplus = [spans(12, (2, 7)), spans(12, (0, 12)), spans(12, (5, 6), (9, 11))]
     run, masks = run_all(model, video, TEXTS, mplus)
     assert run.num_frames == 12 and run.ori_shape == (40, 56)
@@ -83,8 +109,10 @@ def test_sharing_disabled_counts_every_sentence(model, video):
     assert run.counts['trunk_frames'] >= 2 * 12
 
 
-def test_bounded_frames_held(model, video, monkeypatch):
-    """Frames are loaded a chunk at a time and the shared cache never exceeds its bound."""
+def test_bounded_frames_held(any_model, video, monkeypatch):
+    """Frames are loaded a chunk at a time and the shared cache never exceeds its bound (HSA
+    attends within a chunk: it holds no more)."""
+    model = any_model
     from tgl_mm.models.segmentors import shared_features
     requests, sizes = [], []
     original_put = shared_features._LRU.put

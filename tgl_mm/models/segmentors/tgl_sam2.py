@@ -82,10 +82,14 @@ class TGLSAM2(BaseModel):
         loss: ``OSSLoss`` config.
         tam: ``TemporalAlignmentModule`` config, or None (frozen here, see above).
         data_preprocessor: defaults to ``VideoDataPreprocessor``.
-        pretrained: ``dict(checkpoint=..., checkpoint_sha256=...)``: a parts checkpoint
-            (:mod:`~tgl_mm.models.utils.part_checkpoint`, e.g. the adapter, prompt and head of a
-            referring-image pretraining) loaded by :meth:`init_weights` on top of the parts' own
-            initialisation (SHA-256 checked when given); None: no such stage.
+        pretrained: ``dict(checkpoint=..., checkpoint_sha256=..., allow_missing=...)``: a parts
+            checkpoint (:mod:`~tgl_mm.models.utils.part_checkpoint`, e.g. the adapter, prompt and
+            head of a referring-image pretraining) loaded by :meth:`init_weights` on top of the
+            parts' own initialisation (SHA-256 checked when given). Loading is strict per part;
+            ``allow_missing`` lists model key prefixes the file may lack, which then keep their
+            initialisation (e.g. the adapter's HSA, ``'neck.layers.0.hsa.'`` ..., when the
+            stage was trained without it, as SAMWISE's RefCOCO pretraining); None: no such
+            stage.
         train_cfg: unused keys are rejected; none are needed today.
         test_cfg: ``grounding`` (GROUNDINGS config, default ``dict(type='oracle')``),
             ``chunk_size`` (frames encoded together at inference, default 8),
@@ -116,10 +120,11 @@ class TGLSAM2(BaseModel):
             self.tam.requires_grad_(False)
         self.pretrained = dict(pretrained) if pretrained else None
         if self.pretrained is not None and (
-                set(self.pretrained) - {'checkpoint', 'checkpoint_sha256'}
+                set(self.pretrained) - {'checkpoint', 'checkpoint_sha256', 'allow_missing'}
                 or 'checkpoint' not in self.pretrained):
             raise ValueError(f'TGLSAM2.pretrained needs checkpoint (and optionally '
-                             f'checkpoint_sha256), got keys {sorted(self.pretrained)}')
+                             f'checkpoint_sha256, allow_missing), got keys '
+                             f'{sorted(self.pretrained)}')
         if train_cfg:
             raise ValueError(f'TGLSAM2.train_cfg takes no keys today, got {sorted(train_cfg)}')
         test_cfg = dict(test_cfg or {})
@@ -174,7 +179,8 @@ class TGLSAM2(BaseModel):
         super().init_weights()
         if self.pretrained is not None:
             parts = load_model_parts(self, self.pretrained['checkpoint'],
-                                     self.pretrained.get('checkpoint_sha256'))
+                                     self.pretrained.get('checkpoint_sha256'),
+                                     allow_missing=self.pretrained.get('allow_missing', ()))
             print_log(f'TGLSAM2: loaded {list(parts)} from {self.pretrained["checkpoint"]}',
                       logger='current')
         self.log_parameter_counts()
@@ -207,7 +213,7 @@ class TGLSAM2(BaseModel):
                                            device=self.data_preprocessor.device)
 
     def encode(self, images: Tensor | None, tokens: dict[str, Tensor], adapt: Tensor,
-               trunk: list[Tensor] | None = None) -> Encoded:
+               trunk: list[Tensor] | None = None, frame_index: Tensor | None = None) -> Encoded:
         """Encode B clips of T frames.
 
         Args:
@@ -217,6 +223,8 @@ class TGLSAM2(BaseModel):
             trunk: the frames' shared-stage outputs
                 (:func:`~tgl_mm.models.necks.lockstep_encoder.encode_trunk`), if already
                 computed (e.g. for another sentence on the same frames).
+            frame_index: long (B, T) the frames' indices in their videos (the adapter's HSA
+                time embedding); None: 0 .. T-1.
         """
         batch, steps = adapt.shape
         if self.neck is None:
@@ -226,7 +234,7 @@ class TGLSAM2(BaseModel):
             pooled = pool_frame_features(feats['vision_features']).reshape(batch, steps, -1)
             return Encoded(feats, text, pooled)
         out = self.neck(self.image_backbone, self.text_backbone, images, tokens['input_ids'],
-                        tokens['attention_mask'], adapt, trunk=trunk)
+                        tokens['attention_mask'], adapt, trunk=trunk, frame_index=frame_index)
         return Encoded(out.image_feats, out.text_feats, out.frame_embeds)
 
     def text_prompt(self, text_feats: Tensor, tokens: dict[str, Tensor]) -> Tensor | None:
@@ -271,7 +279,8 @@ class TGLSAM2(BaseModel):
             raise ValueError(f'gt_mplus of the batch is {tuple(mplus.shape)}, clips are '
                              f'{(batch, steps)}')
         tokens = self.tokenize(data_samples)
-        enc = self.encode(inputs.flatten(0, 1), tokens, self.head.adapted_frames(mplus))
+        enc = self.encode(inputs.flatten(0, 1), tokens, self.head.adapted_frames(mplus),
+                          frame_index=sampled_frame_index(data_samples, steps, inputs.device))
         prompt = self.text_prompt(enc.text_feats, tokens)
         return self.head(enc.image_feats, mplus, prompt), mplus
 
@@ -401,9 +410,10 @@ class TGLSAM2(BaseModel):
         or the shared F_SAM (M-)."""
         if not adapted:
             return shared.raw(frames), None
-        flags = torch.ones((1, len(frames)), dtype=torch.bool,
-                           device=self.data_preprocessor.device)
-        enc = self.encode(None, tokens, flags, trunk=shared.trunk(frames))
+        device = self.data_preprocessor.device
+        flags = torch.ones((1, len(frames)), dtype=torch.bool, device=device)
+        enc = self.encode(None, tokens, flags, trunk=shared.trunk(frames),
+                          frame_index=torch.tensor([frames], device=device))
         prompt = self.text_prompt(enc.text_feats, tokens)
         return enc.image_feats, None if prompt is None else prompt[0]
 
@@ -420,8 +430,9 @@ class TGLSAM2(BaseModel):
         for chunk in chunks:
             trunk = shared.trunk(chunk)
             flags = torch.ones((1, len(chunk)), dtype=torch.bool, device=device)
+            index = torch.tensor([chunk], device=device)
             for k, tok in enumerate(tokens):
-                enc = self.encode(None, tok, flags, trunk=trunk)
+                enc = self.encode(None, tok, flags, trunk=trunk, frame_index=index)
                 frames[k].append(enc.frame_embeds[0])
                 texts[k] = texts[k] + enc.text_feats[0] * (len(chunk) / num_frames)
         return [TAMInputs(torch.cat(f), t, tok['attention_mask'][0].bool())
@@ -445,6 +456,23 @@ class TGLSAM2(BaseModel):
         assert self.tam is not None
         return [self.tam.relevance(x.frame_embeds[None], x.text_feats[None], x.text_mask[None])[0]
                 for x in self.tam_inputs(shared, tokens, num_frames)]
+
+
+def sampled_frame_index(samples: Sequence[VideoDataSample], steps: int,
+                        device: torch.device | str | None = None) -> Tensor:
+    """long (B, T): each training clip's frame indices in its video (``frame_inds`` of the
+    sampler), or 0 .. T-1 for a sample without them."""
+    rows = []
+    for sample in samples:
+        inds = sample.metainfo.get('frame_inds')
+        if inds is None:
+            inds = range(steps)
+        elif len(inds) != steps:
+            raise ValueError(f'sample {sample.metainfo.get("video_id")!r} (expression '
+                             f'{sample.metainfo.get("exp_id")!r}) has {len(inds)} frame_inds '
+                             f'for a clip of {steps} frames')
+        rows.append([int(t) for t in inds])
+    return torch.tensor(rows, dtype=torch.long, device=device).reshape(len(samples), steps)
 
 
 def same_video_groups(inputs: Tensor, samples: Sequence[VideoDataSample]) -> list[list[int]]:
@@ -488,4 +516,5 @@ def interleave(runs: Sequence[tuple[Iterator[tuple[int, Any]], Sequence[int]]]
         if i + 1 < len(order):
             heapq.heappush(heap, (order[i + 1], k, i + 1))
 
-__all__ = ['TGLSAM2', 'Encoded', 'TAMInputs', 'interleave', 'same_video_groups']
+__all__ = ['TGLSAM2', 'Encoded', 'TAMInputs', 'interleave', 'same_video_groups',
+           'sampled_frame_index']

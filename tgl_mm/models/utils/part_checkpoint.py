@@ -9,7 +9,10 @@ instead of the whole model. File layout (``torch.save``, read weights-only)::
      "meta": {"parts": ["neck", "prompt", "head"]}}
 
 Loading is strict per part: every part named in the file must match the model's part key for
-key and shape; the model's other parts are left as they are.
+key and shape; the model's other parts are left as they are. A model that has grown a module the
+file's stage did not have (e.g. the adapter's HSA, ``neck.layers.<i>.hsa.*``, after a
+pretraining without it) is refused, naming the missing keys, unless the caller lists their
+prefixes in ``allow_missing``: those keys then keep the model's initialisation.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from tgl_mm.utils.checkpoint import (
@@ -30,7 +34,7 @@ from tgl_mm.utils.fileio import atomic_path
 
 from .sam2_checkpoint import file_sha256
 
-__all__ = ['save_model_parts', 'load_model_parts']
+__all__ = ['save_model_parts', 'load_model_parts', 'new_module_prefixes']
 
 
 def save_model_parts(state_dict: Mapping[str, Tensor], path: str | os.PathLike,
@@ -51,17 +55,52 @@ def save_model_parts(state_dict: Mapping[str, Tensor], path: str | os.PathLike,
     return out
 
 
+def new_module_prefixes(missing: Sequence[str], present: Sequence[str]) -> list[str]:
+    """For model keys a checkpoint lacks, the shortest key prefixes (ending in ``.``) that no
+    checkpoint key starts with: the modules the checkpoint's model did not have, e.g.
+    ``['neck.layers.0.hsa.']`` for every key of a new HSA module. A key whose every prefix is
+    present elsewhere is given whole."""
+    prefixes: set[str] = set()
+    present_prefixes = {k[:i + 1] for k in present for i, ch in enumerate(k) if ch == '.'}
+    for key in missing:
+        parts = key.split('.')
+        for n in range(1, len(parts)):
+            prefix = '.'.join(parts[:n]) + '.'
+            if prefix not in present_prefixes:
+                prefixes.add(prefix)
+                break
+        else:
+            prefixes.add(key)
+    return sorted(prefixes)
+
+
 def load_model_parts(model: nn.Module, path: str | os.PathLike,
-                     sha256: str | None = None) -> tuple[str, ...]:
+                     sha256: str | None = None, allow_missing: Sequence[str] = ()
+                     ) -> tuple[str, ...]:
     """Load a :func:`save_model_parts` file into ``model``; return the parts loaded.
+
+    Args:
+        model: the model (its top-level children are the parts).
+        path: the parts file.
+        sha256: expected hex SHA-256 of the file, or None.
+        allow_missing: prefixes of model keys (``'neck.layers.0.hsa.'``) that a part in the file
+            may lack; those weights keep their initialisation (logged). Each prefix must name
+            some model key.
 
     Raises:
         FileNotFoundError: no such file.
         ValueError: its SHA-256 is not ``sha256``.
         CheckpointContentError: not a parts file.
-        CheckpointMismatchError: a part does not fit the model (the first mismatches listed).
+        CheckpointMismatchError: a part does not fit the model (the first mismatches listed;
+            for missing keys, the ``allow_missing`` prefixes that would accept them).
     """
     path = os.fspath(path)
+    allow_missing = tuple(allow_missing)
+    model_keys = list(model.state_dict())
+    unknown = [p for p in allow_missing if not any(k.startswith(p) for k in model_keys)]
+    if unknown:
+        raise ValueError(f'allow_missing prefixes {unknown} name no weight of '
+                         f'{type(model).__name__}')
     if not os.path.isfile(path):
         raise FileNotFoundError(f'parts checkpoint not found: {path!r}')
     if sha256 is not None:
@@ -86,13 +125,27 @@ def load_model_parts(model: nn.Module, path: str | os.PathLike,
             raise CheckpointMismatchError(f'{path!r} holds part {part!r}, which '
                                           f'{type(model).__name__} does not have (parts: '
                                           f'{sorted(modules)})')
+    kept: list[str] = []
     for part in parts:
         given = {k[len(part) + 1:]: v for k, v in state.items() if k.startswith(part + '.')}
-        problems = state_dict_mismatches(modules[part].state_dict(), given)
+        allowed = [p[len(part) + 1:] for p in allow_missing if p.startswith(part + '.')]
+        expected = modules[part].state_dict()
+        problems = state_dict_mismatches(expected, given, allowed)
         if problems:
+            missing = [f'{part}.{k}' for k in expected
+                       if k not in given and not k.startswith(tuple(allowed))]
+            hint = '' if not missing else (
+                f'. If the file comes from a stage without those modules, start them at their '
+                f'initialisation with pretrained.allow_missing='
+                f'{new_module_prefixes(missing, list(state))}')
             raise CheckpointMismatchError(f'{path!r}, part {part!r} does not fit the model: '
-                                          + '; '.join(problems))
+                                          + '; '.join(problems) + hint)
+        kept += [f'{part}.{k}' for k in expected if k not in given]
     for part in parts:
         given = {k[len(part) + 1:]: v for k, v in state.items() if k.startswith(part + '.')}
-        modules[part].load_state_dict(given, strict=True)
+        modules[part].load_state_dict(given, strict=not allow_missing)
+    if kept:
+        print_log(f'{path}: {len(kept)} model weights not in the file keep their '
+                  f'initialisation (allow_missing {list(allow_missing)}): '
+                  f'{new_module_prefixes(kept, list(state))}', logger='current')
     return tuple(parts)
