@@ -212,3 +212,34 @@ def test_new_module_prefixes():
                'neck.layers.1.hsa.norm.bias', 'tam.proj.weight', 'neck.layers.1.text_up.bias']
     assert new_module_prefixes(missing, present) == [
         'neck.layers.0.hsa.', 'neck.layers.1.hsa.', 'neck.layers.1.text_up.bias', 'tam.']
+
+
+def flat(d, prefix=''):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flat(v, f'{prefix}{k}.'))
+        else:
+            out[f'{prefix}{k}'] = v
+    return out
+
+
+def test_configs_switch_hsa_as_samwise():
+    from mmengine.config import Config
+
+    def load(name):
+        return Config.fromfile(f'configs/tgl/{name}.py')
+
+    for name in ('tgl_hiera-b_mevis-m', 'tgl_hiera-l_mevis-m', 'tgl_hiera-b_mevis-m_tam',
+                 'tgl_hiera-b_ref-ytvos_zeroshot', 'tgl_hiera-b_ref-davis17_zeroshot'):
+        assert tuple(load(name).model.neck.hsa.patch_sizes) == (8, 4, 2), name
+    for name in ('tgl_hiera-b_mevis-m', 'tgl_hiera-l_mevis-m'):  # start: RefCOCO, no HSA
+        assert tuple(load(name).load_allow_missing) == HSA_KEYS, name
+    for name in ('tgl_hiera-b_refcoco', 'tgl_hiera-l_refcoco', 'tgl_tiny_synthetic',
+                 'tgl_tiny_synthetic_image_pretrain'):
+        assert load(name).model.neck.hsa is None, name
+    tiny, tiny_hsa = flat(load('tgl_tiny_synthetic').to_dict()), \
+        flat(load('tgl_tiny_synthetic_hsa').to_dict())
+    differs = {k for k in set(tiny) | set(tiny_hsa) if tiny.get(k) != tiny_hsa.get(k)}
+    assert differs == {'model.neck.hsa.patch_sizes', 'model.pretrained.allow_missing'}
+    assert tuple(tiny_hsa['model.pretrained.allow_missing']) == HSA_KEYS
