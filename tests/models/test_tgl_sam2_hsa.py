@@ -243,3 +243,22 @@ def test_configs_switch_hsa_as_samwise():
     differs = {k for k in set(tiny) | set(tiny_hsa) if tiny.get(k) != tiny_hsa.get(k)}
     assert differs == {'model.neck.hsa.patch_sizes', 'model.pretrained.allow_missing'}
     assert tuple(tiny_hsa['model.pretrained.allow_missing']) == HSA_KEYS
+
+
+def test_a_full_checkpoint_without_hsa_loads_with_the_configs_allow_list(text_dir):
+    """The MeViS-M configs start from the RefCOCO checkpoint (no HSA): strict loading refuses
+    it, their ``load_allow_missing`` accepts it with HSA at its identity start."""
+    from mmengine.config import Config
+
+    from tgl_mm.utils.checkpoint import load_weights_into
+
+    allow = tuple(Config.fromfile('configs/tgl/tgl_hiera-b_mevis-m.py').load_allow_missing)
+    source = build(text_dir, seed=1, hsa=None)
+    checkpoint = {'state_dict': source.state_dict()}
+    model = build(text_dir, seed=2, identity=True)
+    with pytest.raises(CheckpointMismatchError, match=r'missing: neck\.layers\.0\.hsa\.'):
+        load_weights_into(model, checkpoint, 'refcoco.pth')
+    load_weights_into(model, checkpoint, 'refcoco.pth', allow_missing=allow)
+    state = model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in source.state_dict().items())
+    assert all(layer.hsa.proj.weight.abs().sum() == 0 for layer in model.neck.layers)
