@@ -276,16 +276,60 @@ def test_event_moments_and_drift():
     assert (centres > 2 / 3).sum() > 5
 
 
-def test_multi_object_and_disjoint_event_expressions():
-    """Now and then two look-alikes share an event (one expression, two objects), and videos
-    often hold event expressions about disjoint objects."""
-    multi = disjoint = 0
+def _look_alikes(scene, exp):
+    first = next(o for o in scene.objects if o.obj_id == exp.obj_ids[0])
+    return [o for o in scene.objects if (o.shape, o.color) == (first.shape, first.color)]
+
+
+def test_shared_and_disjoint_event_expressions():
+    """Look-alikes often share an event, each at its own time: one expression about 2-3 objects
+    whose moments are disjoint, never about every look-alike; videos still hold event
+    expressions about disjoint objects."""
+    shared = disjoint = three = 0
     for seed in range(60):
         scene = make_scene(np.random.default_rng(seed), 96, 72, 24, kind='event')
         events = [e for e in scene.expressions if e.family == 'event']
-        multi += any(len(e.obj_ids) > 1 for e in events)
+        for exp in events:
+            if len(exp.obj_ids) < 2:
+                continue
+            spans = sorted(exp.moments[o][0] for o in exp.obj_ids)
+            assert all(b[0] > a[1] for a, b in zip(spans, spans[1:])), (seed, spans)
+            assert len(exp.obj_ids) < len(_look_alikes(scene, exp))
+            shared += 1
+            three += len(exp.obj_ids) == 3
         disjoint += len(events) > 1
-    assert multi > 2 and disjoint > 10
+    assert shared > 30 and three > 10 and disjoint > 10
+
+
+def test_shared_motion_expressions():
+    """Look-alikes often perform the same action each in its own window: one motion expression
+    about several objects whose moments differ."""
+    shared = 0
+    for seed in range(60):
+        scene = make_scene(np.random.default_rng(seed), 96, 72, 24, kind='motion')
+        for exp in scene.expressions:
+            if exp.family == 'motion' and len(exp.obj_ids) > 1:
+                firsts = [exp.moments[o][0][0] for o in exp.obj_ids]
+                shared += len(set(firsts)) == len(firsts)     # each at its own time
+    assert shared > 30
+
+
+def test_start_position_does_not_depend_on_the_action():
+    """A scripted object starts anywhere in the same band whatever it will do (objects that
+    will move left do not start on the right), and stays inside the frame unless it leaves."""
+    width, height = 160, 120
+    starts: dict[str, list[float]] = {}
+    for seed in range(300):
+        scene = make_scene(np.random.default_rng(seed), width, height, 24, kind='motion')
+        for obj in scene.objects:
+            first = obj.segments[0].action if obj.segments else 'still'
+            starts.setdefault(first, []).append(float(obj.xs[0]))
+            if not any(s.action in EXITS for s in obj.segments):
+                assert (obj.xs - obj.radius >= 0).all() and (obj.xs + obj.radius <= width).all()
+    assert min(len(starts[a]) for a in ('left', 'right', 'exit_left', 'exit_right')) > 100
+    # sampling noise: about 2 px per mean; the old generator's gap was about half the width
+    means = {a: np.mean(v) for a, v in starts.items() if len(v) > 100}
+    assert max(means.values()) - min(means.values()) < 0.05 * width, means
 
 
 def test_random_video_in_memory():
@@ -347,3 +391,46 @@ def test_sentence_swap_dataset(synth, fx):
     with pytest.raises(ValueError, match='sentence swap needs the referred objects'):
         MeViSDataset(str(out), 'valid', fx.TEST_PIPELINE, swap_sentences=True,
                      **kw | dict(moment_file='moments/valid.json'))
+
+
+@pytest.fixture(scope='module')
+def medium(tmp_path_factory):
+    """60 train / 30 valid_u videos of default length at 64 px (about 2 s)."""
+    out = tmp_path_factory.mktemp('syn_medium') / 'syn'
+    info = make_synthetic_mevis_m(out, seed=3, num_videos=60, num_valid_u=30, num_valid=1,
+                                  size=64, progress=False, log=None)
+    return out, info
+
+
+def test_multi_object_expressions_with_different_moments(medium):
+    """Generator v3: >= 30 % of the expressions of train and valid_u refer to two or more
+    objects, and in at least half of those the objects' moments differ (counted from the written
+    files); info.json reports the same shares and the share of training clips whose targets OSS
+    changes, as oss_changed_share computes it from the moment file."""
+    from tgl_mm.datasets.moments import load_moments
+    from tgl_mm.datasets.oss_effect import oss_changed_share
+    from tgl_mm.datasets.synthetic.generate import GENERATOR_VERSION, OSS_CLIPS
+    out, info = medium
+    assert info['version'] == GENERATOR_VERSION == 3
+    for split in ('train', 'valid_u'):
+        meta = _json(out / split / 'meta_expressions.json')
+        mf = load_moments(out / 'moments' / f'{split}.json')
+        n = multi = differ = 0
+        for vid, m in meta.items():
+            for exp_id, exp in m['expressions'].items():
+                n += 1
+                if len(exp['obj_id']) < 2:
+                    continue
+                multi += 1
+                objs = mf.moments[vid][exp_id].objects
+                differ += len({objs[o] for o in exp['obj_id']}) > 1
+        st = info['statistics'][split]
+        assert multi / n >= 0.3 and differ / multi >= 0.5, (split, n, multi, differ)
+        assert st['multi_object_share'] == round(multi / n, 4)
+        assert st['different_moments_share_of_multi'] == round(differ / multi, 4)
+        assert st['oss_changed_clips'] == oss_changed_share(mf.moments, mf.num_frames,
+                                                            **OSS_CLIPS)
+    assert info['statistics']['train']['oss_changed_clips']['share'] >= 0.12
+    assert 'oss_changed_clips' not in info['statistics']['valid']    # video-level moments
+    saved = json.loads((out / 'info.json').read_text())['statistics']
+    assert saved['train']['oss_changed_clips'] == info['statistics']['train']['oss_changed_clips']

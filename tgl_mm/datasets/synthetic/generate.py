@@ -15,7 +15,9 @@ Output (``out_dir``)::
                                          (valid's ground truth, for a local "server-like" score)
     moments/train.json, moments/valid_u.json   (object-level moments)
     moments/valid.json                          (video-level moments, as MeViS-M valid)
-    info.json                                   (generator settings and statistics)
+    info.json                                   (generator settings and statistics, among
+                                                them the multi-object shares and the share of
+                                                training clips whose target OSS changes)
 
 The whole tree is built in a temporary sibling directory and renamed into place at the end, so
 an interrupted run leaves nothing half-written.
@@ -37,9 +39,12 @@ from tqdm import tqdm
 from tgl_mm.utils.fileio import atomic_dump_json
 
 from ..moments import ExpressionMoments, mask_to_spans, moments_to_json, spans_to_mask
+from ..oss_effect import oss_changed_share
 from .scene import EVENT_POSITIONS, EXITS, FAMILIES, Scene, SceneObject, make_scene, render
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
+#: the recipe's training clips, as :func:`oss_changed_share` samples them for ``info.json``
+OSS_CLIPS = dict(clips_per_expression=8, clip_frames=4, mplus_ratio=0.5, seed=0)
 SPLIT_CODES = {'train': 0, 'valid_u': 1, 'valid': 2}
 
 
@@ -156,6 +161,7 @@ def _write_split(root: Path, split: str, n_videos: int, seed: int, width: int, h
 def _summary(stats: dict) -> dict:
     cov = np.asarray(stats['coverage'])
     ope = np.asarray(stats['objects_per_expression'])
+    multi = int((ope > 1).sum())
     return {
         'videos': stats['videos'],
         'frames_total': int(sum(stats['frames'])),
@@ -164,8 +170,12 @@ def _summary(stats: dict) -> dict:
         'objects_per_expression_mean': round(float(ope.mean()), 3),
         'objects_per_expression_hist': {str(k): int((ope == k).sum()) for k in
                                         sorted(set(ope.tolist()))},
-        'multi_object_expressions': int((ope > 1).sum()),
+        'multi_object_expressions': multi,
         'multi_object_expressions_with_different_moments': stats['objects_differing_moments'],
+        # shares: of all expressions; of the multi-object ones
+        'multi_object_share': round(multi / len(ope), 4) if len(ope) else 0.0,
+        'different_moments_share_of_multi': (
+            round(stats['objects_differing_moments'] / multi, 4) if multi else 0.0),
         'moment_coverage_mean': round(float(cov.mean()), 3),
         'moment_coverage_20_50pct': int(((cov >= 0.2) & (cov <= 0.5)).sum()),
         'moment_coverage_full': int((cov >= 1.0).sum()),
@@ -247,6 +257,9 @@ def make_synthetic_mevis_m(out_dir: str | os.PathLike, *, seed: int = 0, num_vid
                              indent=1)
             atomic_dump_json({'videos': res['objects']}, side / 'objects.json', indent=1)
             summary[split] = _summary(res['stats'])
+            if split != 'valid':     # object-level moments: what OSS acts on
+                summary[split]['oss_changed_clips'] = oss_changed_share(
+                    res['moments'], res['num_frames'], **OSS_CLIPS)
         info = dict(generator='tgl_mm.datasets.synthetic', version=GENERATOR_VERSION,
                     settings=dict(seed=seed, num_videos=num_videos, num_valid_u=num_valid_u,
                                   num_valid=num_valid, width=width, height=height,
@@ -271,9 +284,10 @@ def make_synthetic_mevis_m(out_dir: str | os.PathLike, *, seed: int = 0, num_vid
 
 
 def format_statistics(info: dict, out_dir: str | os.PathLike) -> str:
-    """Human-readable statistics table of a generated dataset."""
+    """Human-readable statistics table of a generated dataset, then the multi-object shares and
+    the share of training clips whose target OSS changes."""
     s = info['settings']
-    lines = [f'synthetic MeViS-M written to {out_dir} '
+    lines = [f'synthetic MeViS-M v{info.get("version", "?")} written to {out_dir} '
              f'({s["width"]}x{s["height"]} px, seed {s["seed"]}'
              + (f', {info["seconds"]} s)' if 'seconds' in info else ')')]
     header = (f'{"split":8s} {"videos":>6s} {"frames":>7s} {"exps":>5s} {"appear":>6s} '
@@ -288,4 +302,17 @@ def format_statistics(info: dict, out_dir: str | os.PathLike) -> str:
             f'{st["objects_per_expression_mean"]:7.2f} {st["multi_object_expressions"]:5d} '
             f'{st["moment_coverage_mean"]:5.2f} {st["moment_coverage_20_50pct"]:9d} '
             f'{st["moment_coverage_full"]:7d} {st["objects_leaving_frame"]:7d}')
+    for split, st in info['statistics'].items():
+        if 'multi_object_share' not in st:
+            continue
+        line = (f'{split}: {100 * st["multi_object_share"]:.1f} % of expressions refer to >= 2 '
+                f'objects, {100 * st["different_moments_share_of_multi"]:.1f} % of those with '
+                'different moments')
+        oss = st.get('oss_changed_clips')
+        if oss:
+            line += (f'; OSS changes the target of {100 * oss["share"]:.1f} % of training clips '
+                     f'({oss["changed_clips"]}/{oss["clips"]}: {oss["clip_frames"]} frames, '
+                     f'M+ ratio {oss["mplus_ratio"]}, {oss["clips_per_expression"]} per '
+                     'expression)')
+        lines.append(line)
     return '\n'.join(lines)

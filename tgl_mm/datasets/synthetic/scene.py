@@ -6,16 +6,20 @@ belongs to one *family*, by what tells its referred objects apart:
 * ``appearance`` -- the objects are named by what they always look like ("the red circle",
   "the two blue squares"); no other object of the video has that shape and colour. The moment is
   the frames in which the object is visible.
-* ``event`` -- *the temporal grounding case*: 2-3 look-alikes (same shape and colour) drift
-  slowly; the referred one undergoes a transient event that can be seen in a single frame (it
-  turns another colour, flashes, grows, gets a ring). Outside the event it is indistinguishable
-  from its look-alikes; its moment is exactly the event frames (10-50 % of the video, early,
-  middle or late).
+* ``event`` -- *the temporal grounding case*: 3-4 look-alikes (same shape and colour) drift
+  slowly; the referred ones undergo a transient event that can be seen in a single frame (they
+  turn another colour, flash, grow, get a ring). Outside the event an object is
+  indistinguishable from its look-alikes; its moment is exactly its event frames (10-50 % of the
+  video, early, middle or late). Mostly all look-alikes but one show the same event, each at its
+  own time ("the two circles that flash": disjoint moments, 10-15 % of the video each).
 * ``motion`` -- look-alikes that are still except for scripted actions (move left/right, jump,
   leave the frame); an expression ("the circle jumping", "the squares moving left and then
   stopping") refers to every look-alike that performs the action, and each object's moment is
-  exactly the frames in which it performs it. The hard tier: only *how* and *when* it moves tells
-  the referred object apart.
+  exactly the frames in which it performs it. Mostly all look-alikes but one share an action,
+  each in its own window of the video ("the circles that stop", each at its own time). The
+  hard tier: only *how* and *when* it moves tells the referred object apart -- every scripted
+  object starts anywhere in the same central band whatever its actions (:func:`start_band`),
+  and moves slowly enough never to reach the border (:func:`move_speed`).
 
 A scene is of kind ``event`` (drifting look-alikes with events) or ``motion`` (scripted actions);
 both may hold a distractor group of another shape and colour, named by an ``appearance``
@@ -51,6 +55,11 @@ SWAY = 0.12
 EVENT_POSITIONS = {'early': (0.1, 0.3), 'middle': (0.4, 0.6), 'late': (0.7, 0.9)}
 #: event moment length as a fraction of the video (inclusive range)
 EVENT_LENGTH = (0.1, 0.5)
+#: length of an event that several look-alikes show each at its own time (inclusive range)
+SHARED_EVENT_LENGTH = (0.1, 0.15)
+#: chance that look-alikes share an event (or an action), each at its own time, when there are
+#: enough of them to leave one out
+SHARED_CHANCE = 0.8
 
 
 @dataclass
@@ -119,6 +128,12 @@ class Scene:
 # ---------------------------------------------------------------------------------- scripts
 #: shortest video that fits two actions (see :func:`_plan_segments`)
 MIN_FRAMES_TWO_ACTIONS = 11
+#: length of a scripted action as a fraction of the video (inclusive range)
+MOVE_LENGTH = (0.2, 0.45)
+#: length of an action that several look-alikes perform each at its own time
+SHARED_MOVE_LENGTH = (0.15, 0.25)
+#: room kept between the start band and each border margin, as a fraction of the width
+MOVE_ROOM = 0.25
 
 
 def jump_amplitude(height: int, radius: float) -> float:
@@ -131,7 +146,7 @@ def _plan_segments(rng: np.random.Generator, t: int, actions: list[str]) -> list
     still gaps of at least 3 frames; none starts at frame 0 (a motion needs a frame before it
     to be visible)."""
     n = len(actions)
-    lo, hi = max(3, round(0.2 * t)), max(4, round(0.45 * t))
+    lo, hi = max(3, round(MOVE_LENGTH[0] * t)), max(4, round(MOVE_LENGTH[1] * t))
     lengths = [int(rng.integers(lo, hi + 1)) for _ in range(n)]
     while sum(lengths) + 3 * (n - 1) > t - 2:
         lengths = [max(3, length - 1) for length in lengths]
@@ -147,27 +162,67 @@ def _plan_segments(rng: np.random.Generator, t: int, actions: list[str]) -> list
     return spans
 
 
+def _plan_in_slot(rng: np.random.Generator, t: int, slot: tuple[int, int]) -> tuple[int, int]:
+    """One action span inside the inclusive frame window ``slot``:
+    :data:`SHARED_MOVE_LENGTH` of the video (at least 3 frames), shortened to fit the window."""
+    a, b = slot
+    if not 1 <= a <= b < t:
+        raise ValueError(f'slot {slot} is not inside frames 1..{t - 1}')
+    lo, hi = max(3, round(SHARED_MOVE_LENGTH[0] * t)), max(3, round(SHARED_MOVE_LENGTH[1] * t))
+    length = min(int(rng.integers(lo, hi + 1)), b - a + 1)
+    start = int(rng.integers(a, b - length + 2))
+    return start, start + length - 1
+
+
+def staggered_slots(t: int, k: int) -> list[tuple[int, int]]:
+    """``k`` disjoint inclusive frame windows covering frames ``1..t-1`` in order, separated by
+    one frame: where look-alikes sharing an action each perform it at their own time."""
+    edges = np.linspace(1, t, k + 1).round().astype(int)
+    return [(int(edges[i]), int(edges[i + 1]) - 1 - (i < k - 1)) for i in range(k)]
+
+
 def _visible(shape: str, cx: float, cy: float, r: float, width: int, height: int) -> bool:
     """Whether any pixel of the (unoccluded) shape lies inside the frame."""
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float64) + 0.5
     return bool(shape_mask(shape, cx, cy, r, yy, xx).any())
 
 
+def start_band(width: int, radius: float) -> tuple[float, float]:
+    """Where a scripted object may start (centre x): the same band for every object whatever
+    its actions, :data:`MOVE_ROOM` of the width away from the border margins, so that a move in
+    either direction fits from any start (the start position tells nothing about the motion)."""
+    margin = radius + 2
+    room = MOVE_ROOM * width
+    return margin + room, width - margin - room
+
+
+def move_speed(width: int, radius: float, num_frames: int, speed: float) -> float:
+    """Pixels per frame of a scripted move in a video of ``num_frames``: at most ``speed``, and
+    slow enough that the longest move (:func:`_plan_segments`) from anywhere in
+    :func:`start_band` stays inside the frame; the same for every object of the video."""
+    longest = max(4, round(MOVE_LENGTH[1] * num_frames))
+    return min(speed, MOVE_ROOM * width / longest)
+
+
 def simulate(rng: np.random.Generator, obj: SceneObject, actions: list[str], t: int,
-             width: int, height: int, lane_y: float, speed: float) -> None:
+             width: int, height: int, lane_y: float, speed: float,
+             spans: list[tuple[int, int]] | None = None) -> None:
     """Fill ``obj.segments``, ``obj.xs`` and ``obj.ys`` for the given action sequence (an exit
-    can only be last). Movements that would hit the border are shortened; a move with less than
-    3 frames of room becomes a jump."""
+    can only be last; ``spans``: their frames, default :func:`_plan_segments`).
+
+    The start x is drawn uniformly from :func:`start_band`, independently of the actions, and a
+    move runs at :func:`move_speed`, so it never reaches the border (whichever action comes
+    first; a second move goes the other way or follows a jump). A move that would still have
+    less than 3 frames of room becomes a jump."""
     r = obj.radius
     margin = r + 2
-    spans = _plan_segments(rng, t, actions) if actions else []
-    first = actions[0] if actions else 'still'
-    if first in ('left', 'exit_right'):
-        x0 = rng.uniform(width * 0.55, width - margin)
-    elif first in ('right', 'exit_left'):
-        x0 = rng.uniform(margin, width * 0.45)
-    else:
-        x0 = rng.uniform(margin, width - margin)
+    if spans is None:
+        spans = _plan_segments(rng, t, actions) if actions else []
+    if len(spans) != len(actions):
+        raise ValueError(f'{len(actions)} actions but {len(spans)} spans (object {obj.obj_id})')
+    lo, hi = start_band(width, r)
+    x0 = rng.uniform(lo, hi)
+    speed = move_speed(width, r, t, speed)
     xs = np.full(t, x0, dtype=np.float64)
     ys = np.full(t, lane_y, dtype=np.float64)
     x = x0
@@ -334,8 +389,8 @@ def _segments_matching(obj: SceneObject, key: str, t: int) -> list[list[int]]:
 def make_expressions(scene: Scene, groups: list[list[SceneObject]], rng: np.random.Generator,
                      max_per_video: int) -> list[Expression]:
     """``motion`` expressions: every (group, action) pair that some member of a look-alike group
-    (two or more objects of the same shape and colour) performs gives one expression, the first
-    group's first, up to ``max_per_video``."""
+    (two or more objects of the same shape and colour) performs gives one expression, up to
+    ``max_per_video``: those about several objects first, then the first group's first."""
     out: list[Expression] = []
     keys = ('jump', 'left', 'right', 'exit_left', 'exit_right', 'left_stop', 'right_stop',
             'still')
@@ -350,10 +405,13 @@ def make_expressions(scene: Scene, groups: list[list[SceneObject]], rng: np.rand
             if key == 'still' and len(moments) == len(group):
                 continue  # "the one that never moves" must single out somebody
             shape, color = group[0].shape, group[0].color
-            noun = _plural(shape) if len(moments) > 1 else shape
+            many = len(moments) > 1
+            noun = _plural(shape) if many else shape
             adjective = f'{color} ' if (gi > 0 or rng.random() < 0.3) else ''
-            text = f'the {adjective}{noun} {_phrase(key, rng)}'
+            lead = f'the {_NUMBERS[len(moments)]}' if many and rng.random() < 0.4 else 'the'
+            text = f'{lead} {adjective}{noun} {_phrase(key, rng)}'
             out.append(Expression(text, sorted(moments), moments, key, 'motion'))
+    out.sort(key=lambda e: len(e.obj_ids) < 2)     # stable: multi-object expressions first
     return out[:max_per_video]
 
 
@@ -416,8 +474,9 @@ _EVENT_PHRASES = {   # kind -> [(singular, plural)]; {c}: the colour a colour ev
 
 def event_expression(group: list[SceneObject], kind: str, color: str | None,
                      rng: np.random.Generator) -> Expression:
-    """"the square that turns red": the members of a look-alike group showing the event
-    ``(kind, color)``; each object's moment is exactly its event frames."""
+    """"the square that turns red", "the two circles that flash": the members of a look-alike
+    group showing the event ``(kind, color)``; each object's moment is exactly its event frames
+    (look-alikes sharing an event show it each at its own time)."""
     referred = [o for o in group if o.event is not None
                 and (o.event.kind, o.event.color) == (kind, color)]
     if not referred:
@@ -427,23 +486,51 @@ def event_expression(group: list[SceneObject], kind: str, color: str | None,
     many = len(referred) > 1
     noun = _plural(group[0].shape) if many else group[0].shape
     adjective = f'{group[0].color} ' if rng.random() < 0.3 else ''
+    lead = f'the {_NUMBERS[len(referred)]}' if many and rng.random() < 0.5 else 'the'
     phrase = (plural if many else singular).format(c=color)
-    return Expression(f'the {adjective}{noun} {phrase}', sorted(moments), moments,
+    return Expression(f'{lead} {adjective}{noun} {phrase}', sorted(moments), moments,
                       f'event_{kind}', 'event')
 
 
-def event_span(rng: np.random.Generator, t: int, kind: str) -> tuple[int, int]:
-    """An event's inclusive frame span: length 10-50 % of ``t`` (a flash: odd, so it starts
-    and ends bright when it can), centred early, in the middle or late."""
-    lo = max(1, int(np.ceil(EVENT_LENGTH[0] * t)))
-    hi = max(lo, int(np.floor(EVENT_LENGTH[1] * t)))
+def event_span(rng: np.random.Generator, t: int, kind: str,
+               length_range: tuple[float, float] = EVENT_LENGTH,
+               position: str | None = None) -> tuple[int, int]:
+    """An event's inclusive frame span: length ``length_range`` of ``t`` (default 10-50 %; a
+    flash: odd, so it starts and ends bright when it can), centred early, in the middle or late
+    (``position``, one of :data:`EVENT_POSITIONS`; ``None``: drawn)."""
+    lo = max(1, int(np.ceil(length_range[0] * t)))
+    hi = max(lo, int(np.floor(length_range[1] * t)))
     length = int(rng.integers(lo, hi + 1))
     if kind == 'flash' and length % 2 == 0:
         length = length + 1 if length + 1 <= hi else max(1, length - 1)
-    c_lo, c_hi = EVENT_POSITIONS[str(rng.choice(list(EVENT_POSITIONS)))]
+    if position is None:
+        position = str(rng.choice(list(EVENT_POSITIONS)))
+    c_lo, c_hi = EVENT_POSITIONS[position]
     centre = rng.uniform(c_lo, c_hi) * t
     start = int(np.clip(round(centre - length / 2), 0, t - length))
     return start, start + length - 1
+
+
+def staggered_event_spans(rng: np.random.Generator, t: int, kind: str, k: int
+                          ) -> list[tuple[int, int]]:
+    """Spans of one event shown by ``k`` (2 or 3) look-alikes each at its own time: at ``k``
+    distinct positions (:data:`EVENT_POSITIONS`, in a random order), each
+    :data:`SHARED_EVENT_LENGTH` of the video long, pairwise disjoint (at least one frame
+    apart)."""
+    if not 2 <= k <= len(EVENT_POSITIONS):
+        raise ValueError(f'k must be 2..{len(EVENT_POSITIONS)}, got {k}')
+    for _ in range(100):
+        positions = [str(p) for p in rng.choice(list(EVENT_POSITIONS), size=k, replace=False)]
+        spans = [event_span(rng, t, kind, SHARED_EVENT_LENGTH, p) for p in positions]
+        ordered = sorted(spans)
+        if all(b[0] > a[1] + 1 for a, b in zip(ordered, ordered[1:])):
+            return spans
+    # a video too short for the draws: equal windows, each event at the start of its own
+    windows = np.linspace(0, t, k + 1).round().astype(int)
+    length = max(1, min(int(np.ceil(SHARED_EVENT_LENGTH[0] * t)),
+                        int(np.diff(windows).min()) - 1))
+    spans = [(int(a), int(a) + length - 1) for a in windows[:-1]]
+    return [spans[i] for i in rng.permutation(k)]
 
 
 def drift(rng: np.random.Generator, obj: SceneObject, t: int, width: int, lane_y: float,
@@ -466,15 +553,18 @@ def _lanes(rng: np.random.Generator, n: int, top: float, bottom: float) -> np.nd
 
 def make_event_scene(rng: np.random.Generator, width: int, height: int, num_frames: int,
                      max_expressions: int = 6) -> Scene:
-    """Drifting objects: distractor groups (named by appearance) drawn first, then 2-3
-    look-alikes of which one or two show a transient event (``event`` expressions); now and then
-    the look-alikes are also named together by their appearance."""
+    """Drifting objects: distractor groups (named by appearance) drawn first, then 2-4
+    look-alikes. Of 3-4 look-alikes, mostly (:data:`SHARED_CHANCE`) all but one show the same
+    event, each at its own time (one ``event`` expression about 2-3 objects whose moments are
+    disjoint); otherwise one to three of them show different events (``event`` expressions about
+    disjoint objects). Now and then the look-alikes are also named together by their
+    appearance."""
     shapes = rng.permutation(SHAPES)
     colors = [str(c) for c in rng.permutation(list(COLORS))]
-    n_look = int(rng.integers(2, 4))
+    n_look = int(rng.choice([3, 4, 4]))
     sizes = [[], [1], [1], [2], [1, 1]][int(rng.integers(5))]
-    if n_look + sum(sizes) > 4:
-        sizes = sizes[:1] if sizes == [1, 1] else [1]
+    while n_look + sum(sizes) > 4:     # at most 4 objects
+        sizes = sizes[:-1] if len(sizes) > 1 or sizes[0] == 1 else [1]
     radius = max(4.0, 0.075 * max(width, height))
     margin = radius * GROW_FACTOR + 1
     n_obj = n_look + sum(sizes)
@@ -497,18 +587,27 @@ def make_event_scene(rng: np.random.Generator, width: int, height: int, num_fram
     kinds = [str(k) for k in rng.permutation(EVENTS)]
     events: list[tuple[str, str | None]] = [(kinds[0], free_colors[0])]
     order = [int(i) for i in rng.permutation(n_look)]
-    holders = [[look_alikes[order[0]]]]
     r = rng.random()
-    if r < 0.15 and n_look == 3:   # two of three show the same event: a multi-object one
-        holders[0].append(look_alikes[order[1]])
+    if n_look >= 3 and r < SHARED_CHANCE:
+        # all look-alikes but one show the same event, each at its own time
+        holders = [[look_alikes[i] for i in order[:n_look - 1]]]
+        spans = staggered_event_spans(rng, num_frames, kinds[0], n_look - 1)
+        if rng.random() < 0.5:   # the last one shows another event: a disjoint expression
+            events.append((kinds[1], free_colors[1]))
+            holders.append([look_alikes[order[-1]]])
+            spans.append(event_span(rng, num_frames, kinds[1]))
     else:   # more look-alikes show other events: disjoint event expressions
-        extra = int(r < 0.75) + int(n_look == 3 and r < 0.4)
+        holders = [[look_alikes[order[0]]]]
+        u = rng.random()
+        extra = int(u < 0.75) + int(n_look >= 3 and u < 0.4)
         for j in range(1, 1 + extra):
             events.append((kinds[j], free_colors[j]))
             holders.append([look_alikes[order[j]]])
+        spans = [event_span(rng, num_frames, kind) for kind, _ in events]
+    spans_iter = iter(spans)
     for (kind, color), objs in zip(events, holders):
         for obj in objs:
-            start, end = event_span(rng, num_frames, kind)
+            start, end = next(spans_iter)
             obj.event = Event(kind, start, end, color if kind == 'color' else None)
     scene = Scene(width, height, num_frames, objects, [], kind='event')
     exps = [event_expression(look_alikes, kind, color if kind == 'color' else None, rng)
@@ -523,11 +622,17 @@ def make_motion_scene(rng: np.random.Generator, width: int, height: int, num_fra
                       max_expressions: int = 6) -> Scene:
     """Look-alikes (+ a distractor group) that are still except for scripted actions:
     ``motion`` expressions for groups of look-alikes, ``appearance`` ones for the distractors
-    (and now and then for the look-alikes as a whole)."""
+    (and now and then for the look-alikes as a whole).
+
+    Of 3-4 look-alikes, mostly (:data:`SHARED_CHANCE`) all but one perform the same action,
+    each at its own time (in disjoint windows, :func:`staggered_slots`): "the circles moving
+    left" refers to them all, with different moments. Otherwise look-alikes get distinct primary
+    actions, one of which may be repeated at another time. Objects start anywhere in
+    :func:`start_band`, whatever they will do."""
     shapes = rng.permutation(SHAPES)
     colors = rng.permutation(list(COLORS))
-    n_look = int(rng.integers(2, 4))
-    n_distract = int(rng.choice([0, 1, 1, 2]))
+    n_look = int(rng.choice([2, 3, 4, 4]))
+    n_distract = min(int(rng.choice([0, 1, 1, 2])), 5 - n_look)
     n_obj = n_look + n_distract
     radius = max(4.0, 0.075 * max(width, height))
     top, bottom = radius + jump_amplitude(height, radius) + 1, height - radius - 1
@@ -535,28 +640,46 @@ def make_motion_scene(rng: np.random.Generator, width: int, height: int, num_fra
     speed = max(1.5, max(width, height) / 40)
     single = ['left', 'right', 'jump', 'exit_left', 'exit_right']
     weights = np.array([0.27, 0.27, 0.3, 0.08, 0.08])
-    # look-alikes get distinct primary actions; one of them may repeat the first one's action at
-    # another time (a multi-object expression whose objects have different moments)
+    # look-alikes get distinct primary actions (or share one, see above)
     primaries = [str(a) for a in rng.choice(single, size=n_look, replace=False, p=weights)]
-    if rng.random() < 0.35:
-        primaries[int(rng.integers(1, n_look))] = primaries[0]
+    # look-alikes sharing an action each perform it in their own window: all but one of 3-4
+    # look-alikes (mostly), else now and then two of them
+    if n_look >= 3 and rng.random() < SHARED_CHANCE:
+        n_shared = n_look - 1
+    else:
+        n_shared = 2 if rng.random() < 0.35 else 0
+    while n_shared >= 2 and min(b - a + 1 for a, b in staggered_slots(num_frames, n_shared)) < 3:
+        n_shared -= 1                  # too short a video for that many windows
+    shared: dict[int, tuple[int, int]] = {}      # look-alike index -> its window
+    shared_action = None
+    if n_shared >= 2:
+        slots = staggered_slots(num_frames, n_shared)
+        holders = [int(i) for i in rng.permutation(n_look)[:n_shared]]
+        shared_action = primaries[holders[0]]
+        for slot, i in zip(slots, holders):
+            shared[i] = slot
+            primaries[i] = shared_action
     objects: list[SceneObject] = []
     groups: list[list[SceneObject]] = [[], []]
     for i in range(n_obj):
         look = i < n_look
         shape, color = (shapes[0], colors[0]) if look else (shapes[1], colors[1])
         obj = SceneObject(i, str(shape), str(color), radius)
-        if look:
+        spans = None
+        if i in shared:
+            acts = [primaries[i]]
+            spans = [_plan_in_slot(rng, num_frames, shared[i])]
+        elif look:
             acts = [] if rng.random() < 0.1 else [primaries[i]]   # 'never moves' now and then
         else:
             acts = [str(rng.choice(single, p=weights))]
         # a second action needs two 3-frame segments, a 3-frame pause and a lead-in frame
-        if acts and acts[0] not in EXITS and num_frames >= MIN_FRAMES_TWO_ACTIONS \
-                and rng.random() < 0.45:
-            others = [a for a in single if a != acts[0]]
+        if spans is None and acts and acts[0] not in EXITS \
+                and num_frames >= MIN_FRAMES_TWO_ACTIONS and rng.random() < 0.45:
+            others = [a for a in single if a not in (acts[0], shared_action)]
             w = np.array([weights[single.index(a)] for a in others])
             acts.append(str(rng.choice(others, p=w / w.sum())))
-        simulate(rng, obj, acts, num_frames, width, height, float(lanes[i]), speed)
+        simulate(rng, obj, acts, num_frames, width, height, float(lanes[i]), speed, spans)
         objects.append(obj)
         groups[0 if look else 1].append(obj)
     groups = [g for g in groups if g]
