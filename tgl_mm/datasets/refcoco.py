@@ -64,7 +64,7 @@ class RefCOCODataset(BaseRVOSDataset):
 
     - refer toolkit (default): ``data_root/<dataset>/refs(<split_by>).p`` (loaded with a
       plain-data-only unpickler) + ``data_root/<dataset>/instances.json``; samples are the refs
-      whose ``split`` equals ``split``.
+      whose ``split`` equals ``split``. ``ann_dir`` names another folder for the two files.
     - converted COCO json (``ann_file`` given, e.g. ``refcoco/instances_refcoco_train.json``):
       one ``images`` entry per sentence with ``caption``, its ``annotations`` by ``image_id``.
 
@@ -77,6 +77,9 @@ class RefCOCODataset(BaseRVOSDataset):
         split_by: refs partition (default ``unc`` for RefCOCO/+, ``umd`` for RefCOCOg).
         ann_file: converted COCO json (relative to ``data_root``); selects that layout.
         img_prefix: image folder under ``data_root`` (COCO ``train2014``).
+        ann_dir: folder under ``data_root`` holding ``refs(<split_by>).p`` and
+            ``instances.json`` (refs layout; default: ``dataset``), e.g. the synthetic split's
+            ``image_refer/refcoco`` next to the synthetic videos.
         pipeline, **kwargs: see :class:`BaseRVOSDataset` (no ``moment_file``: still images are
             entirely relevant, ``has_moments=True``).
     """
@@ -86,7 +89,8 @@ class RefCOCODataset(BaseRVOSDataset):
 
     def __init__(self, data_root: str, split: str, pipeline=(), dataset: str = 'refcoco',
                  split_by: str | None = None, ann_file: str | None = None,
-                 img_prefix: str = 'train2014', **kwargs: Any) -> None:
+                 img_prefix: str = 'train2014', ann_dir: str | None = None,
+                 **kwargs: Any) -> None:
         if kwargs.get('moment_file') is not None:
             raise ValueError('RefCOCODataset takes no moment_file: a still image is all M+')
         if ann_file is None and dataset not in DEFAULT_SPLIT_BY:
@@ -96,6 +100,7 @@ class RefCOCODataset(BaseRVOSDataset):
         self.split_by = split_by or DEFAULT_SPLIT_BY.get(dataset, 'unc')
         self.coco_ann_file = None if ann_file is None else self._under_root(data_root, ann_file)
         self.img_dir = self._under_root(data_root, img_prefix)
+        self.ann_dir = ann_dir if ann_dir is not None else dataset
         super().__init__(data_root=data_root, split=split, pipeline=pipeline, **kwargs)
         self._metainfo['dataset_name'] = dataset
 
@@ -139,7 +144,7 @@ class RefCOCODataset(BaseRVOSDataset):
             tuple(key for key, _ in anns))
 
     def _load_refs(self) -> dict[str, VideoMeta]:
-        root = os.path.join(self.data_root, self.refer_dataset)
+        root = os.path.join(self.data_root, self.ann_dir)
         refs_path = os.path.join(root, f'refs({self.split_by}).p')
         inst_path = os.path.join(root, 'instances.json')
         refs = load_refs_pickle(refs_path)

@@ -21,6 +21,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument('--size', type=int, default=160, help='longer frame side in pixels')
     p.add_argument('--min-frames', type=int, default=20, help='fewest frames per video')
     p.add_argument('--max-frames', type=int, default=28, help='most frames per video')
+    p.add_argument('--image-frames-per-video', type=int, default=3,
+                   help='frames per train / valid_u video in the referring-image split '
+                        '(image_refer/, the stage-1 data); 0: none')
     p.add_argument('--overwrite', action='store_true', help='replace an existing --out-dir')
     p.add_argument('--skip-existing', action='store_true',
                    help='do nothing if --out-dir already holds a generated dataset')
@@ -38,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         make_synthetic_mevis_m(
             args.out_dir, seed=args.seed, num_videos=args.num_videos,
             num_valid_u=args.num_valid_u, num_valid=args.num_valid, size=args.size,
-            min_frames=args.min_frames, max_frames=args.max_frames, overwrite=args.overwrite,
+            min_frames=args.min_frames, max_frames=args.max_frames,
+            image_frames_per_video=args.image_frames_per_video, overwrite=args.overwrite,
             progress=not args.no_progress)
     except (FileExistsError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)

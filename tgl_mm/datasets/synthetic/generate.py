@@ -15,6 +15,10 @@ Output (``out_dir``)::
                                          (valid's ground truth, for a local "server-like" score)
     moments/train.json, moments/valid_u.json   (object-level moments)
     moments/valid.json                          (video-level moments, as MeViS-M valid)
+    image_refer/refcoco/{instances.json, refs(unc).p}, image_refer/images/*.jpg
+                                                (the moment-free referring-image split, refs
+                                                split train from train videos, val from
+                                                valid_u videos; see :mod:`.image_refer`)
     info.json                                   (generator settings and statistics, among
                                                 them the multi-object shares and the share of
                                                 training clips whose target OSS changes)
@@ -40,12 +44,15 @@ from tgl_mm.utils.fileio import atomic_dump_json
 
 from ..moments import ExpressionMoments, mask_to_spans, moments_to_json, spans_to_mask
 from ..oss_effect import oss_changed_share
+from .image_refer import IMAGE_REFER_DIR, ImageRefs, image_refs_for_video, write_image_refer
 from .scene import EVENT_POSITIONS, EXITS, FAMILIES, Scene, SceneObject, make_scene, render
 
 GENERATOR_VERSION = 3
 #: the recipe's training clips, as :func:`oss_changed_share` samples them for ``info.json``
 OSS_CLIPS = dict(clips_per_expression=8, clip_frames=4, mplus_ratio=0.5, seed=0)
 SPLIT_CODES = {'train': 0, 'valid_u': 1, 'valid': 2}
+#: refs split of the image split made from each video split's frames
+IMAGE_SPLITS = {'train': 'train', 'valid_u': 'val'}
 
 
 def _rle(mask: np.ndarray) -> dict | None:
@@ -87,8 +94,18 @@ def _scene_for(seed: int, split: str, index: int, width: int, height: int,
     raise RuntimeError(f'could not make a scene with expressions for {split} video {index}')
 
 
+def _jpeg(frame: np.ndarray, quality: int, where: str) -> bytes:
+    """JPEG bytes of an RGB frame uint8 ``(H, W, 3)``."""
+    ok, buf = cv2.imencode('.jpg', cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError(f'JPEG encoding failed for {where}')
+    return buf.tobytes()
+
+
 def _write_split(root: Path, split: str, n_videos: int, seed: int, width: int, height: int,
-                 min_frames: int, max_frames: int, quality: int, progress: bool) -> dict:
+                 min_frames: int, max_frames: int, quality: int, progress: bool,
+                 image_frames: int = 0) -> dict:
     meta, mask_dict, families, objects = {}, {}, {}, {}
     moments: dict[str, dict[str, ExpressionMoments]] = {}
     num_frames: dict[str, int] = {}
@@ -99,6 +116,7 @@ def _write_split(root: Path, split: str, n_videos: int, seed: int, width: int, h
                  scene_kinds={})
     anno_counter = 0
     img_root = root / split / 'JPEGImages'
+    image_refs: list[ImageRefs] = []
     for idx in tqdm(range(n_videos), desc=f'synthetic {split}', disable=not progress,
                     leave=False):
         scene, rng = _scene_for(seed, split, idx, width, height, min_frames, max_frames)
@@ -106,16 +124,17 @@ def _write_split(root: Path, split: str, n_videos: int, seed: int, width: int, h
         vid = f'{split}_{idx:04d}'
         names = [f'{k:05d}' for k in range(scene.num_frames)]
         for name, frame in zip(names, frames):
-            ok, buf = cv2.imencode('.jpg', cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
-                                   [cv2.IMWRITE_JPEG_QUALITY, quality])
-            if not ok:
-                raise RuntimeError(f'JPEG encoding failed for {vid}/{name}')
             # a plain write is enough here: the files live in the private staging directory,
             # which only becomes visible (renamed to out_dir) once complete; one fsync per
             # frame would make the build I/O-bound on busy machines
             path = img_root / vid / f'{name}.jpg'
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(buf.tobytes())
+            path.write_bytes(_jpeg(frame, quality, f'{vid}/{name}'))
+        if image_frames:
+            # the image split reads the rendered frames and the objects only (own generator)
+            image_rng = np.random.default_rng([seed, SPLIT_CODES[split], idx, 1_000_003])
+            image_refs += image_refs_for_video(vid, scene, frames, masks, image_rng,
+                                               image_frames)
         anno_of = {}
         for obj in scene.objects:
             anno_of[obj.obj_id] = str(anno_counter)
@@ -155,7 +174,7 @@ def _write_split(root: Path, split: str, n_videos: int, seed: int, width: int, h
         stats['frames'].append(scene.num_frames)
         stats['expressions'] += len(exps)
     return dict(meta=meta, mask_dict=mask_dict, moments=moments, num_frames=num_frames,
-                families=families, objects=objects, stats=stats)
+                families=families, objects=objects, stats=stats, image_refs=image_refs)
 
 
 def _summary(stats: dict) -> dict:
@@ -193,7 +212,8 @@ def _summary(stats: dict) -> dict:
 def make_synthetic_mevis_m(out_dir: str | os.PathLike, *, seed: int = 0, num_videos: int = 150,
                            num_valid_u: int = 24, num_valid: int = 10, size: int = 160,
                            aspect: float = 4 / 3, min_frames: int = 20, max_frames: int = 28,
-                           jpeg_quality: int = 92, overwrite: bool = False,
+                           jpeg_quality: int = 92, image_frames_per_video: int = 3,
+                           overwrite: bool = False,
                            progress: bool = True,
                            log: Callable[[str], None] | None = print) -> dict:
     """Generate the synthetic MeViS-M dataset into ``out_dir``; return its statistics.
@@ -206,6 +226,8 @@ def make_synthetic_mevis_m(out_dir: str | os.PathLike, *, seed: int = 0, num_vid
         aspect: width / height (frames are landscape and non-square).
         min_frames, max_frames: frames per video (inclusive range).
         jpeg_quality: JPEG quality of the frames.
+        image_frames_per_video: frames per train / valid_u video in the referring-image split
+            (``image_refer/``, :mod:`.image_refer`); 0: no image split.
         overwrite: replace an existing ``out_dir``.
         progress: tqdm progress bars.
         log: where to print the statistics (``None``: silent).
@@ -215,6 +237,8 @@ def make_synthetic_mevis_m(out_dir: str | os.PathLike, *, seed: int = 0, num_vid
         raise ValueError(f'size must be >= 32 px, got {size}')
     if not 4 <= min_frames <= max_frames:
         raise ValueError(f'need 4 <= min_frames <= max_frames, got {min_frames}, {max_frames}')
+    if image_frames_per_video < 0:
+        raise ValueError(f'image_frames_per_video must be >= 0, got {image_frames_per_video}')
     if min(num_videos, num_valid_u, num_valid) < 1:
         raise ValueError('every split needs at least one video')
     if out_dir.exists() and not overwrite:
@@ -225,9 +249,13 @@ def make_synthetic_mevis_m(out_dir: str | os.PathLike, *, seed: int = 0, num_vid
     stage = Path(tempfile.mkdtemp(prefix=f'.{out_dir.name}.tmp-', dir=out_dir.parent))
     try:
         summary = {}
+        image_splits: dict[str, list[ImageRefs]] = {}
         for split, n in (('train', num_videos), ('valid_u', num_valid_u), ('valid', num_valid)):
             res = _write_split(stage, split, n, seed, width, height, min_frames, max_frames,
-                               jpeg_quality, progress)
+                               jpeg_quality, progress,
+                               image_frames_per_video if split in IMAGE_SPLITS else 0)
+            if res['image_refs']:
+                image_splits[IMAGE_SPLITS[split]] = res['image_refs']
             meta = {'videos': res['meta']}
             obj_moments = moments_to_json(res['moments'], res['num_frames'], split)
             if split == 'valid':
@@ -264,8 +292,14 @@ def make_synthetic_mevis_m(out_dir: str | os.PathLike, *, seed: int = 0, num_vid
                     settings=dict(seed=seed, num_videos=num_videos, num_valid_u=num_valid_u,
                                   num_valid=num_valid, width=width, height=height,
                                   min_frames=min_frames, max_frames=max_frames,
-                                  jpeg_quality=jpeg_quality),
+                                  jpeg_quality=jpeg_quality,
+                                  image_frames_per_video=image_frames_per_video),
                     statistics=summary)
+        if image_splits:
+            counts = write_image_refer(stage / IMAGE_REFER_DIR, image_splits,
+                                       lambda image: _jpeg(image, jpeg_quality, 'image split'))
+            info['image_refer'] = dict(path=IMAGE_REFER_DIR, layout='refer toolkit (refcoco, unc)',
+                                       splits=counts)
         atomic_dump_json(info, stage / 'info.json', indent=1)
         if out_dir.exists():
             trash = Path(tempfile.mkdtemp(prefix=f'.{out_dir.name}.old-', dir=out_dir.parent))
@@ -315,4 +349,9 @@ def format_statistics(info: dict, out_dir: str | os.PathLike) -> str:
                      f'M+ ratio {oss["mplus_ratio"]}, {oss["clips_per_expression"]} per '
                      'expression)')
         lines.append(line)
+    image = info.get('image_refer')
+    if image:
+        lines.append('image split (image_refer/): ' + ', '.join(
+            f'{split} {n["images"]} images, {n["refs"]} refs, {n["sentences"]} sentences'
+            for split, n in image['splits'].items()))
     return '\n'.join(lines)
