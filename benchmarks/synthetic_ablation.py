@@ -94,7 +94,14 @@ ROWS: dict[str, Row] = {
     'nomfe+memplus': Row(f'{ABL}/t3_nomfe_memplus.py'),
     'tgl@temporal': Row(f'{ABL}/ctrl_tgl_temporal.py'),
     'sampling+oss@temporal': Row(f'{ABL}/ctrl_nomfe_memall_temporal.py'),
+    # issue 19: the adapter's temporal half (HSA) on the recipe and on the Table 2 baseline
+    'tgl+hsa': Row('configs/tgl/tgl_tiny_synthetic_hsa.py'),
+    'baseline+hsa': Row('configs/tgl/ablations/tiny_hsa/t2_baseline.py', ('none',)),
 }
+#: the order in which one seed's rows run (the ones most orderings read first), so that an
+#: invocation stopped part-way leaves the most comparisons paired
+RUN_ORDER = ('tgl', 'baseline', 'sampling+oss', 'mfe+memall', 'nomfe+memplus', 'tgl@temporal',
+             'sampling+oss@temporal', 'sampling', 'sampling+mdp', 'tgl+hsa', 'baseline+hsa')
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,7 @@ class Ordering:
 
 
 ORDERINGS: tuple[Ordering, ...] = (
-    Ordering('Table 2', 'moment-aware sampling > random (and the paper\'s order)',
+    Ordering('Table 2', 'moment-aware sampling > random (also: M+ first, oracle test)',
              ('sampling', 'oracle'), ('baseline', 'none'), '56.8 → 58.0'),
     Ordering('Table 2', '+ MDP', ('sampling+mdp', 'oracle'), ('sampling', 'oracle'),
              '58.0 → 59.4'),
@@ -147,6 +154,12 @@ ORDERINGS: tuple[Ordering, ...] = (
                'hybrid > keyframes alone') for q in MR_LEVELS),
     Ordering('Table 4', 'TAM > no grounding', ('tgl', 'tam'), ('tgl', 'none'),
              'Table 7: TAM > none'),
+    Ordering('HSA', 'HSA on the recipe', ('tgl+hsa', 'oracle'), ('tgl', 'oracle'),
+             'SAMWISE trains MeViS with HSA'),
+    Ordering('HSA', 'HSA on the Table 2 baseline', ('baseline+hsa', 'none'),
+             ('baseline', 'none'), 'SAMWISE trains MeViS with HSA'),
+    Ordering('HSA', 'TGL with HSA > the Table 2 baseline', ('tgl+hsa', 'oracle'),
+             ('baseline', 'none'), 'issue 19 target on motion: >= 0'),
     Ordering('Table 4', 'learned retrieval (TAM spans) > no grounding', ('tgl', 'mr@tam'),
              ('tgl', 'none'), 'retrieval > none'),
 )
@@ -390,8 +403,9 @@ def one_seed(seed: int, data_root: str, work: Path, extra: list[str], config: st
                         log)
             if test == 'mr@tam':
                 test_ckpt = ckpt
+                # every span of the TAM's M+ (the file has one window per span)
                 args = ['--grounding', 'moment_retrieval', '--grounding-options',
-                        f'pred_file={tam_predictions(ckpt, data, log)}']
+                        f'pred_file={tam_predictions(ckpt, data, log)}', 'top_k=100']
                 cfg: list[str] = []
             else:
                 args, cfg = test_args(test, data_root, work.parent.parent / 'grounding')
@@ -586,7 +600,8 @@ def format_levels(levels: list[dict]) -> str:
     lines = ['| retrieval file | ' + ' | '.join(keys) + ' |', '|---|' + '---|' * len(keys)]
     for lv in levels:
         lines.append(f'| `mr@{lv["level"]}` | ' + ' | '.join(
-            f'{lv[k]:.1f}' if isinstance(lv[k], float) else str(lv[k]) for k in keys) + ' |')
+            (f'{lv[k]:.3f}' if k == 'mean_iou' else f'{lv[k]:.1f}')
+            if isinstance(lv[k], float) else str(lv[k]) for k in keys) + ' |')
     return '\n'.join(lines)
 
 
@@ -604,7 +619,8 @@ def results_markdown(result: dict) -> str:
         parts.append(format_quality(result['grounding_quality']))
     if result.get('retrieval_levels'):
         parts.append('Degraded moment-retrieval files on `valid_u` (top-1 window against the '
-                     'M+ spans; percent):\n\n' + format_levels(result['retrieval_levels']))
+                     'M+ spans; mean IoU as a fraction, the rest in percent):\n\n'
+                     + format_levels(result['retrieval_levels']))
     minutes = result.get('minutes')
     parts.append(f'Training seeds: {", ".join(map(str, seeds))}; data seed '
                  f'{result["data_seed"]} (generator version {result.get("generator_version")}); '
@@ -789,7 +805,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_provenance(ROWS[name].config, seed, data_root, args.cfg_options, code)
 
     # seed by seed, so that a stopped invocation leaves paired results
-    runs = [(name, s) for s in args.seeds for name in args.rows]
+    runs = [(name, s) for s in args.seeds for name in sorted(args.rows, key=RUN_ORDER.index)]
     runs += [r for r in finished_runs(work, current) if r not in runs]   # earlier invocations
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {(name, s): pool.submit(one_seed, s, data_root, run_dir(work, name, s),

@@ -123,7 +123,7 @@ def test_orderings_are_paired_differences_with_verdicts(bench):
     }
     out = bench.compare_orderings(results)
     by = {(o['label'], o['family']): o for o in out}
-    first = 'moment-aware sampling > random (and the paper\'s order)'
+    first = 'moment-aware sampling > random (also: M+ first, oracle test)'
     ev = by[(first, 'event')]
     assert ev['seeds'] == [0, 1, 2, 3, 4] and ev['diffs'] == [10.0, 11.0, 12.0, 13.0, 14.0]
     assert ev['mean'] == pytest.approx(12.0) and ev['verdict'] == 'holds'

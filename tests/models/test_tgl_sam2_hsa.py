@@ -243,6 +243,10 @@ def test_configs_switch_hsa_as_samwise():
     differs = {k for k in set(tiny) | set(tiny_hsa) if tiny.get(k) != tiny_hsa.get(k)}
     assert differs == {'model.neck.hsa.patch_sizes', 'model.pretrained.allow_missing'}
     assert tuple(tiny_hsa['model.pretrained.allow_missing']) == HSA_KEYS
+    # the Table 2 baseline's HSA twin (benchmarks/synthetic_ablation.py, `baseline+hsa`)
+    base = flat(Config.fromfile('configs/tgl/ablations/tiny/t2_baseline.py').to_dict())
+    base_hsa = flat(Config.fromfile('configs/tgl/ablations/tiny_hsa/t2_baseline.py').to_dict())
+    assert {k for k in set(base) | set(base_hsa) if base.get(k) != base_hsa.get(k)} == differs
 
 
 def test_a_full_checkpoint_without_hsa_loads_with_the_configs_allow_list(text_dir):
