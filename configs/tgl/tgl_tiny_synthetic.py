@@ -18,7 +18,7 @@ stage0_sha256 = 'a80d06ef21d8ec650863c15cb0a33cba4c7e048e93534ae61b8f6b7b0260afb
 # the referring-image pretraining (the paper's RefCOCO step) of the adapter, prompt and head:
 # configs/tgl/tgl_tiny_synthetic_image_pretrain.py exported by tools/export_parts.py
 image_pretrain_checkpoint = 'checkpoints/tiny_tgl_image_pretrain_synthetic.pt'
-image_pretrain_sha256 = '5a711537411ebef8d7a1148d8250fc4c82efdf18589dd4ad2fc31f134e731cf5'
+image_pretrain_sha256 = 'cbf5c278abb5a5d6e5f2435beebe4b40c834a94bf520386c645d038ebb276e94'
 
 model = dict(
     image_backbone=dict(arch='tiny', image_size=128, checkpoint=stage0_checkpoint,
