@@ -777,6 +777,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                    help='passed to tools/train.py (e.g. train_cfg.max_iters=20); tam_train.* '
                    'to tools/train_tam.py (e.g. tam_train.iters=500)')
+    p.add_argument('--collect-only', action='store_true',
+                   help='train and test nothing: write the outputs from the finished runs under '
+                   '--work-dir whose provenance matches (e.g. after stopping an invocation)')
     p.add_argument('--readme', nargs='?', const='README.md', default=None, metavar='README',
                    help='only rewrite the generated results block of README (default README.md)'
                    ' from OUT/synthetic_ablation.json, and exit')
@@ -805,7 +808,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_provenance(ROWS[name].config, seed, data_root, args.cfg_options, code)
 
     # seed by seed, so that a stopped invocation leaves paired results
-    runs = [(name, s) for s in args.seeds for name in sorted(args.rows, key=RUN_ORDER.index)]
+    runs = [] if args.collect_only else [
+        (name, s) for s in args.seeds for name in sorted(args.rows, key=RUN_ORDER.index)]
     runs += [r for r in finished_runs(work, current) if r not in runs]   # earlier invocations
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {(name, s): pool.submit(one_seed, s, data_root, run_dir(work, name, s),
