@@ -3,6 +3,7 @@ the environment for tools run in subprocesses."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 import uuid
@@ -64,3 +65,16 @@ def toy(monkeypatch) -> ToyKit:
     monkeypatch.syspath_prepend(str(REPO))
     importlib.import_module('tests.fixtures.toy.toy_components')  # registers the toy parts
     return ToyKit()
+
+
+@pytest.fixture(scope='module')
+def bench():
+    """``benchmarks/synthetic_ablation.py`` as a module (its rows, statistics and README
+    block)."""
+    spec = importlib.util.spec_from_file_location('synthetic_ablation',
+                                                  REPO / 'benchmarks' / 'synthetic_ablation.py')
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
