@@ -333,16 +333,19 @@ def run_dir(work: Path, name: str, seed: int) -> Path:
     return work / name.replace('+', '_').replace('@', '_at_') / f'seed{seed}'
 
 
-def finished_runs(work: Path, current: Callable[[str, int], dict] | None = None
-                  ) -> list[tuple[str, int]]:
-    """``(row, seed)`` runs under ``work`` whose training and every test finished and, given
-    ``current(row, seed) -> provenance``, whose stored provenance matches it."""
+def finished_runs(work: Path, current: Callable[[str, int], dict] | None = None,
+                  partial: bool = False) -> list[tuple[str, int]]:
+    """``(row, seed)`` runs under ``work`` whose training and every test (``partial``: at least
+    one test) finished and, given ``current(row, seed) -> provenance``, whose stored provenance
+    matches it."""
     done = []
     for name, row in ROWS.items():
         for path in sorted(run_dir(work, name, 0).parent.glob('seed*')):
             seed = path.name.removeprefix('seed')
-            if not (seed.isdigit() and (path / 'last_checkpoint').is_file() and all(
-                    list((path / f'test_{t}').glob('*/rvos_report.json')) for t in row.tests)):
+            tested = [bool(list((path / f'test_{t}').glob('*/rvos_report.json')))
+                      for t in row.tests]
+            if not (seed.isdigit() and (path / 'last_checkpoint').is_file()
+                    and (any(tested) if partial else all(tested))):
                 continue
             if current is not None:
                 stored = path / 'provenance.json'
@@ -354,12 +357,16 @@ def finished_runs(work: Path, current: Callable[[str, int], dict] | None = None
 
 
 def one_seed(seed: int, data_root: str, work: Path, extra: list[str], config: str = TINY,
-             tests: tuple[str, ...] = ROWS['tgl'].tests, provenance: dict | None = None) -> dict:
+             tests: tuple[str, ...] = ROWS['tgl'].tests, provenance: dict | None = None,
+             collect_only: bool = False) -> dict:
     """Train ``config`` with ``seed`` and run each test (:func:`test_args`); return
     ``{test: rvos_report}``. A run is reused only when its stored ``provenance.json`` equals
     ``provenance`` (when given); otherwise it is moved aside and redone, and the work dir's
-    ``run.log`` says why."""
+    ``run.log`` says why. ``collect_only``: run nothing, return the finished tests' reports."""
     demo = _demo()
+    if collect_only:
+        return {t: demo.latest_report(work / f'test_{t}') for t in tests
+                if list((work / f'test_{t}').glob('*/rvos_report.json'))}
     data = [f'{loader}.dataset.data_root={data_root}'
             for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
     # tam_train.* options go to tools/train_tam.py (the TAM config's), the others to training
@@ -810,11 +817,12 @@ def main(argv: list[str] | None = None) -> int:
     # seed by seed, so that a stopped invocation leaves paired results
     runs = [] if args.collect_only else [
         (name, s) for s in args.seeds for name in sorted(args.rows, key=RUN_ORDER.index)]
-    runs += [r for r in finished_runs(work, current) if r not in runs]   # earlier invocations
+    runs += [r for r in finished_runs(work, current, partial=args.collect_only)
+             if r not in runs]                                            # earlier invocations
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {(name, s): pool.submit(one_seed, s, data_root, run_dir(work, name, s),
                                           args.cfg_options, ROWS[name].config, ROWS[name].tests,
-                                          current(name, s))
+                                          current(name, s), args.collect_only)
                    for name, s in runs}
         results: dict[str, dict[int, dict]] = {}
         for (name, s), future in futures.items():
