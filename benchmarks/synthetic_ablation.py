@@ -45,6 +45,7 @@ the paper's order (M+ first, then propagation); the order controls ``tgl@tempora
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import importlib.util
 import json
@@ -811,7 +812,9 @@ def main(argv: list[str] | None = None) -> int:
     work = REPO / args.work_dir / f'data{args.data_seed}'
     code = code_provenance()
 
+    @functools.cache
     def current(name: str, seed: int) -> dict:
+        # read by finished_runs and again for each run: the config is loaded once
         return run_provenance(ROWS[name].config, seed, data_root, args.cfg_options, code)
 
     # seed by seed, so that a stopped invocation leaves paired results
