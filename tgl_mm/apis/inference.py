@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from tgl_mm.apis.streaming import segment_expressions
+from tgl_mm.apis.streaming import has_visible_character, segment_expressions
 from tgl_mm.apis.video_io import FrameSource, open_frames
 from tgl_mm.registry import MODELS, TRANSFORMS
 from tgl_mm.structures import VideoDataSample
@@ -37,6 +37,8 @@ class SegmentationResult:
         object_scores: float (T,) SAM2 object-score logits (<= 0: object absent).
         frame_scores: float (T,) grounding relevance (e.g. TAM logits), or None.
         frame_names: names of the frames (file stems, or ``00000``... for arrays).
+        grounding: the name of the grounding that ran (``tam``, ``none``, ``oracle``, ...).
+        warnings: the run's warnings (e.g. no TAM to ground with, a sentence cut).
     """
 
     masks: np.ndarray
@@ -44,6 +46,34 @@ class SegmentationResult:
     object_scores: np.ndarray
     frame_scores: np.ndarray | None
     frame_names: list[str]
+    grounding: str = ''
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device`` this torch build can use.
+
+    Raises:
+        ValueError: not a device name.
+        RuntimeError: a CUDA device on a build or machine without CUDA, or a GPU index that
+            does not exist (the message says what is available).
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f'device {device!r} is not a torch device (cpu, cuda, cuda:1, ...)') \
+            from None
+    if dev.type == 'cuda':
+        if not torch.cuda.is_available():
+            build = 'a CPU-only torch build' if torch.version.cuda is None else \
+                'no usable CUDA GPU here'
+            raise RuntimeError(f'device {device!r}: {build} (torch {torch.__version__}); use '
+                               '--device cpu or install a CUDA torch build')
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise RuntimeError(f'device {device!r}: only {count} CUDA device(s) '
+                               f'(cuda:0-cuda:{count - 1})')
+    return dev
 
 
 def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None,
@@ -64,6 +94,12 @@ def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None
     Returns:
         the model in eval mode, with the config as ``model.cfg``.
     """
+    check_device(device)
+    if checkpoint is not None and '://' not in str(checkpoint) \
+            and not os.path.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+    if not isinstance(config, Config) and not os.path.isfile(config):
+        raise FileNotFoundError(f'config not found: {config}')
     cfg = config if isinstance(config, Config) else Config.fromfile(os.fspath(config))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -81,8 +117,8 @@ def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None
 def read_frames(source: str | os.PathLike | Sequence[np.ndarray]
                 ) -> tuple[np.ndarray, list[str]]:
     """Frames ``(T, H, W, 3)`` RGB uint8 and their names, from a video file, a folder of images
-    (sorted by name) or a sequence of RGB arrays. This holds the whole video: inference streams
-    instead (:func:`segment_video`)."""
+    (natural name order, hidden files skipped) or a sequence of RGB arrays. This holds the
+    whole video: inference streams instead (:func:`segment_video`)."""
     frames = open_frames(source)
     array = np.stack(list(frames))
     return array, [frames.frame_name(i) for i in range(len(array))]
@@ -98,8 +134,8 @@ def build_sample(frames: np.ndarray, names: list[str], text: str, image_size: in
         sample carries it as ``gt_mplus`` (so ``oracle`` grounding uses it).
     """
     text = ' '.join(str(text).split())
-    if not text:
-        raise ValueError('segment_video needs a non-empty sentence')
+    if not text or not has_visible_character(text):
+        raise ValueError(f'segment_video needs a sentence with words, got {text!r}')
     num = len(frames)
     results = dict(frames=frames, frame_names=names, frame_inds=list(range(num)),
                    num_video_frames=num, video_id='video', exp_id='0', text=text,
@@ -130,12 +166,16 @@ def segment_video(model: torch.nn.Module,
 
     Args:
         model: a model from :func:`init_model`.
-        frames: a video file (mp4, avi, mov, webm, mkv), a folder of frame images (sorted by
-            name) or a sequence of uint8 RGB arrays ``(H, W, 3)`` (e.g. a ``(T, H, W, 3)``
-            uint8 array); other dtypes are a TypeError.
+        frames: a video file (mp4, avi, mov, webm, mkv), a folder of frame images (natural
+            name order: ``frame_2`` before ``frame_10``; hidden ``.*`` files skipped) or a
+            sequence of uint8 RGB arrays ``(H, W, 3)`` (e.g. a ``(T, H, W, 3)`` uint8 array);
+            other dtypes are a TypeError.
         text: the referring expression.
         grounding: how M+ is chosen: a ``GROUNDINGS`` name (``'none'``, ``'tam'``, ...) or
-            config; default: ``'oracle'`` when ``mplus`` is given, else ``'none'``.
+            config; default: ``'oracle'`` when ``mplus`` is given, else the model's TAM
+            (``'tam'``) when it has one, else ``'none'`` with a warning that the model cannot
+            ground itself. ``mplus`` with a grounding that ignores it is an error. The
+            grounding that ran is ``result.grounding``.
         mplus: optional per-frame M+ flags you already know (e.g. from your own moment
             retrieval); used by ``oracle`` grounding.
         tmp_dir: folder for the spill file (default: the system's temporary folder).
@@ -152,4 +192,5 @@ def segment_video(model: torch.nn.Module,
                               mplus=None if mplus is None else [mplus], tmp_dir=tmp_dir)
     return SegmentationResult(masks=np.stack([masks[t] for t in range(run.num_frames)]),
                               mplus=run.mplus[0], object_scores=run.object_scores[0],
-                              frame_scores=run.frame_scores[0], frame_names=run.frame_names)
+                              frame_scores=run.frame_scores[0], frame_names=run.frame_names,
+                              grounding=run.grounding, warnings=list(run.warnings))

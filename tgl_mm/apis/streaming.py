@@ -12,18 +12,28 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import unicodedata
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from tgl_mm.apis.grounding_choice import (
+    check_spans_used,
+    default_grounding,
+    grounding_name,
+    resolve_time_units,
+)
 from tgl_mm.apis.video_io import FrameSource, FrameSpill, open_frames
 from tgl_mm.registry import GROUNDINGS
 from tgl_mm.structures import VideoDataSample
 
 #: ``on_mask(k, t, mask)``: sentence k's mask of frame t, bool (H, W) at the video's size
 MaskSink = Callable[[int, int, np.ndarray], None]
+#: called once per decoded frame and once per mask; raising stops the run (e.g. a time limit)
+Checkpoint = Callable[[], None]
 
 
 @dataclass
@@ -40,6 +50,9 @@ class VideoRun:
         frame_scores: K float (T,) arrays of grounding relevance (TAM logits), or Nones.
         counts: encoder work: ``trunk_frames`` (image-encoder passes), ``raw_frames``.
         timings: seconds: ``decode`` (decode + resize + spill), ``segment``.
+        grounding: the name of the grounding that ran (``oracle``, ``tam``, ``none``, ...).
+        warnings: what the caller should know about the run (long sentences cut, no TAM to
+            ground with), also issued as ``UserWarning``.
     """
 
     num_frames: int
@@ -51,20 +64,74 @@ class VideoRun:
     frame_scores: list[np.ndarray | None] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    grounding: str = ''
+    warnings: list[str] = field(default_factory=list)
+
+
+def has_visible_character(text: str) -> bool:
+    """Whether ``text`` shows anything: a character that is neither a separator (spaces)
+    nor a control or format character (zero-width spaces and joiners, byte-order marks)."""
+    return any(unicodedata.category(c)[0] not in 'CZ' for c in text)
 
 
 def clean_texts(texts: Sequence[str]) -> list[str]:
-    """Sentences with whitespace collapsed; an empty one raises ``ValueError`` naming it."""
+    """Sentences with whitespace collapsed; an empty one, or one of only invisible
+    characters (e.g. zero-width spaces), raises ``ValueError`` naming it."""
+    if isinstance(texts, str):
+        raise TypeError('texts must be a list of sentences, got one string')
     out = []
     for k, text in enumerate(texts):
         text = ' '.join(str(text).split())
         if not text:
             raise ValueError(f'sentence {k} is empty: every sentence needs words '
                              '(segment_video needs a non-empty sentence)')
+        if not has_visible_character(text):
+            raise ValueError(f'sentence {k} {text!r} has no visible character (only spaces or '
+                             'invisible characters such as zero-width spaces): every sentence '
+                             'needs words')
         out.append(text)
     if not out:
         raise ValueError('no sentence given')
     return out
+
+
+def long_sentence_warnings(text_backbone: object, texts: Sequence[str]) -> list[str]:
+    """One message per sentence longer than the text encoder reads (its ``max_length``
+    tokens, special tokens included), with the token counts and the part it keeps.
+
+    ``text_backbone`` needs ``tokenizer`` (a fast Hugging Face tokenizer) and ``max_length``;
+    without them nothing is checked.
+    """
+    tokenizer = getattr(text_backbone, 'tokenizer', None)
+    limit = getattr(text_backbone, 'max_length', None)
+    if tokenizer is None or not limit:
+        return []
+    out = []
+    for k, text in enumerate(texts):
+        count = len(tokenizer(text, truncation=False)['input_ids'])
+        if count <= limit:
+            continue
+        kept = tokenizer(text, truncation=True, max_length=limit,
+                         return_offsets_mapping=True)['offset_mapping']
+        end = max((int(e) for _, e in kept), default=0)
+        out.append(f'sentence {k} has {count} tokens; the text encoder reads {limit} of them '
+                   f'(special tokens included) and ignores the rest: it keeps '
+                   f'{text[:end]!r}')
+    return out
+
+
+def choose_grounding(model: torch.nn.Module, grounding: str | dict | None, has_spans: bool,
+                     spans_name: str = 'M+ spans') -> tuple[str | dict, list[str]]:
+    """The grounding a call runs and its warnings: the one named, else
+    :func:`~tgl_mm.apis.grounding_choice.default_grounding`; spans it would ignore, or none
+    for a grounding that reads them, are refused (``ValueError``)."""
+    messages = []
+    if grounding is None:
+        grounding, warning = default_grounding(model, has_spans)
+        if warning:
+            messages.append(warning)
+    check_spans_used(grounding, has_spans, spans_name)
+    return grounding, messages
 
 
 def make_sample(spill: FrameSpill, text: str, exp_id: str,
@@ -112,7 +179,8 @@ def segment_expressions(model: torch.nn.Module,
                         grounding: str | dict | None = None,
                         mplus: Sequence[Sequence[bool] | np.ndarray | None] | None = None,
                         tmp_dir: str | os.PathLike | None = None,
-                        progress: bool = False) -> VideoRun:
+                        progress: bool = False,
+                        check: Checkpoint | None = None) -> VideoRun:
     """Segment K sentences on one video, streaming (see the module docstring).
 
     Args:
@@ -121,10 +189,14 @@ def segment_expressions(model: torch.nn.Module,
         texts: the K sentences.
         on_mask: :data:`MaskSink`, called in processing order (not temporal order).
         grounding: a ``GROUNDINGS`` name or config; default: ``'oracle'`` when ``mplus`` is
-            given, else ``'none'``.
+            given, else the model's TAM (``'tam'``) when it has one, else ``'none'`` with a
+            warning (:func:`~tgl_mm.apis.grounding_choice.default_grounding`). ``mplus`` with a
+            grounding that does not read it is an error. Moment-retrieval windows follow
+            :func:`~tgl_mm.apis.grounding_choice.resolve_time_units` with the video's fps.
         mplus: per sentence, M+ flags (T,) or None (for ``oracle`` grounding).
         tmp_dir: where the spill file goes (default: the system's temporary folder).
         progress: show progress bars (frames/s).
+        check: called once per decoded frame and per mask; what it raises ends the run.
 
     Returns:
         :class:`VideoRun`.
@@ -135,17 +207,28 @@ def segment_expressions(model: torch.nn.Module,
     flags = list(mplus) if mplus is not None else [None] * len(texts)
     if len(flags) != len(texts):
         raise ValueError(f'{len(flags)} M+ flag lists for {len(texts)} sentences')
-    if grounding is None:
-        grounding = 'oracle' if any(f is not None for f in flags) else 'none'
+    grounding, messages = choose_grounding(model, grounding,
+                                           any(f is not None for f in flags))
     source = open_frames(source)
+    grounding = resolve_time_units(grounding, source.fps, source.fps_known, source.name)
+    messages += long_sentence_warnings(getattr(model, 'text_backbone', None), texts)
+    for message in messages:
+        warnings.warn(message, UserWarning, stacklevel=2)
+    check = check or (lambda: None)
+
+    def decoded(i: int) -> None:
+        bar.update()
+        check()
+
     start = time.perf_counter()
     bar = tqdm(total=getattr(source, 'frame_count_hint', None) or None, unit='frame',
                desc='decoding', disable=not progress, dynamic_ncols=True)
     with bar:
-        spill = FrameSpill(source, model.head.image_size, tmp_dir, on_frame=lambda i: bar.update())
+        spill = FrameSpill(source, model.head.image_size, tmp_dir, on_frame=decoded)
     with spill:
         run = VideoRun(num_frames=spill.num_frames, fps=spill.fps,
-                       ori_shape=tuple(spill.ori_shape), frame_names=list(spill.frame_names))
+                       ori_shape=tuple(spill.ori_shape), frame_names=list(spill.frame_names),
+                       grounding=grounding_name(grounding), warnings=messages)
         run.timings['decode'] = time.perf_counter() - start
         samples = [make_sample(spill, text, str(k), f)
                    for k, (text, f) in enumerate(zip(texts, flags))]
@@ -155,6 +238,7 @@ def segment_expressions(model: torch.nn.Module,
             scores[k][t] = score
             on_mask(k, t, mask.numpy())
             bar.update()
+            check()
 
         def load(frames: Sequence[int]) -> torch.Tensor:
             return model.data_preprocessor.normalize(spill.load(frames))
@@ -174,5 +258,6 @@ def segment_expressions(model: torch.nn.Module,
     return run
 
 
-__all__ = ['segment_expressions', 'VideoRun', 'MaskSink', 'clean_texts', 'make_sample',
-           'using_grounding']
+__all__ = ['segment_expressions', 'VideoRun', 'MaskSink', 'Checkpoint', 'clean_texts',
+           'has_visible_character', 'long_sentence_warnings', 'choose_grounding',
+           'make_sample', 'using_grounding']

@@ -16,6 +16,7 @@ a memory map, so read pages do not count against the process). Nothing of size O
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -54,10 +55,17 @@ class FrameSource:
     Attributes:
         name: what to call it in messages (the path, or ``'arrays'``).
         fps: frames per second (the video's, else :data:`DEFAULT_FPS`).
+        fps_known: whether ``fps`` is the video's own (a container's rate, or one given for
+            a folder or arrays) rather than the :data:`DEFAULT_FPS` stand-in; converting
+            seconds to frames needs it.
     """
 
     name: str = 'frames'
     fps: float = DEFAULT_FPS
+    fps_known: bool = False
+    #: frame count and (H, W) known before decoding (0: unknown); hints, not promises
+    frame_count_hint: int = 0
+    shape_hint: tuple[int, int] = (0, 0)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """Yield uint8 (H, W, 3) RGB frames of one size, in order (a new pass each call)."""
@@ -93,8 +101,12 @@ class VideoFileSource(FrameSource):
         capture = self._open()
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.frame_count_hint = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        #: (H, W) the container declares (0 when unknown); the decoded frames decide
+        self.shape_hint = (int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0),
+                           int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0))
         capture.release()
-        self.fps = float(fps) if fps and np.isfinite(fps) and fps > 0 else DEFAULT_FPS
+        self.fps_known = bool(fps and np.isfinite(fps) and fps > 0)
+        self.fps = float(fps) if self.fps_known else DEFAULT_FPS
 
     def _open(self) -> cv2.VideoCapture:
         capture = cv2.VideoCapture(str(self.path))
@@ -119,17 +131,39 @@ class VideoFileSource(FrameSource):
                                'unsupported codec)')
 
 
-class FolderSource(FrameSource):
-    """A folder of frame images, sorted by name."""
+def natural_key(name: str) -> tuple:
+    """Sort key that orders the digit runs of ``name`` by value: ``frame_2`` before
+    ``frame_10`` (plain string order puts ``frame_10`` first). Ties (``f01``/``f1``) fall back
+    to the plain name, so the order is total."""
+    parts = re.split(r'(\d+)', name)
+    return tuple((0, int(p), '') if p.isdigit() else (1, 0, p.lower()) for p in parts), name
 
-    def __init__(self, folder: str | os.PathLike, fps: float = DEFAULT_FPS) -> None:
+
+def is_frame_file(path: Path) -> bool:
+    """An image file that is a frame: an image suffix, and not hidden (``.name``), which
+    also skips macOS's ``._name.jpg`` AppleDouble metadata files."""
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith('.') \
+        and path.is_file()
+
+
+def frame_files(folder: Path) -> list[Path]:
+    """The frame images of ``folder`` (:func:`is_frame_file`) in natural order
+    (:func:`natural_key`)."""
+    return sorted((p for p in folder.iterdir() if is_frame_file(p)),
+                  key=lambda p: natural_key(p.name))
+
+
+class FolderSource(FrameSource):
+    """A folder of frame images in natural name order (``frame_2`` before ``frame_10``);
+    hidden files (``.*``, e.g. macOS's ``._frame_0.jpg``) are skipped."""
+
+    def __init__(self, folder: str | os.PathLike, fps: float | None = None) -> None:
         self.folder = Path(folder)
         self.name = str(self.folder)
-        self.fps = fps
+        self.fps, self.fps_known = checked_fps(fps, self.name)
         if not self.folder.is_dir():
             raise FileNotFoundError(f'frame folder not found: {self.folder}')
-        self.files = sorted(p for p in self.folder.iterdir()
-                            if p.suffix.lower() in IMAGE_EXTENSIONS)
+        self.files = frame_files(self.folder)
         if not self.files:
             raise FileNotFoundError(f'no image files ({", ".join(IMAGE_EXTENSIONS)}) in '
                                     f'{self.folder}')
@@ -165,12 +199,12 @@ def check_frame_array(frame: object, index: int) -> np.ndarray:
 class ArraySource(FrameSource):
     """In-memory RGB frames (a sequence of (H, W, 3) arrays)."""
 
-    def __init__(self, frames: Sequence[np.ndarray], fps: float = DEFAULT_FPS) -> None:
+    def __init__(self, frames: Sequence[np.ndarray], fps: float | None = None) -> None:
         for i, frame in enumerate(frames):     # dtype/shape only: fails before any model work
             check_frame_array(frame, i)
         self.frames = frames
         self.name = 'arrays'
-        self.fps = fps
+        self.fps, self.fps_known = checked_fps(fps, self.name)
         self.frame_count_hint = len(frames)
 
     def _read(self) -> Iterator[np.ndarray]:
@@ -180,10 +214,23 @@ class ArraySource(FrameSource):
         return ValueError('segment_video needs at least one frame')
 
 
+def checked_fps(fps: float | None, where: str) -> tuple[float, bool]:
+    """``(fps, known)``: a given frame rate (a positive finite number, else ``ValueError``
+    naming ``where``), or :data:`DEFAULT_FPS` marked unknown for None."""
+    if fps is None:
+        return DEFAULT_FPS, False
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not np.isfinite(fps) \
+            or fps <= 0:
+        raise ValueError(f'{where}: fps must be a positive number of frames per second, got '
+                         f'{fps!r}')
+    return float(fps), True
+
+
 def open_frames(source: str | os.PathLike | Sequence[np.ndarray] | FrameSource,
-                fps: float = DEFAULT_FPS) -> FrameSource:
+                fps: float | None = None) -> FrameSource:
     """A :class:`FrameSource` for a video file (by extension: :data:`VIDEO_EXTENSIONS`), a
-    folder of frames, or a sequence of RGB arrays (``fps`` for the latter two)."""
+    folder of frames, or a sequence of RGB arrays (``fps`` for the latter two; None: unknown,
+    :data:`DEFAULT_FPS` stands in for the overlay)."""
     if isinstance(source, FrameSource):
         return source
     if isinstance(source, (str, os.PathLike)):
@@ -264,5 +311,6 @@ class FrameSpill:
 
 
 __all__ = ['IMAGE_EXTENSIONS', 'VIDEO_EXTENSIONS', 'VideoInputError', 'FrameSource',
+           'natural_key', 'is_frame_file', 'frame_files',
            'VideoFileSource', 'FolderSource', 'ArraySource', 'open_frames', 'FrameSpill',
            'check_frame']

@@ -7,9 +7,12 @@ Output folder ``DIR``::
     DIR/overlay.mp4                every sentence's mask in its colour, a legend, M+ timelines
     DIR/result.json                per sentence: text, M+ frames, scores; frames, fps, timings
 
-Everything is written into ``DIR/.partial-<pid>/`` first and moved in place at the end,
-``result.json`` last, so a killed run never leaves a ``result.json`` that looks complete (a
-stale one from an earlier run is removed first).
+A run owns ``DIR`` (:class:`~tgl_mm.apis.output_dir.OutputLock`: a second run into it is
+refused while the first lives). Everything is written into ``DIR/.partial-<pid>/`` first and
+moved in place at the end, ``result.json`` last, so a killed run never leaves a ``result.json``
+that looks complete; an earlier run's outputs (``result.json`` first, then its masks and every
+overlay name) and the staging folders of dead runs are removed, so nothing stale stays beside
+the new outputs.
 """
 from __future__ import annotations
 
@@ -24,8 +27,21 @@ import cv2
 import numpy as np
 import torch
 
-from tgl_mm.apis.streaming import VideoRun, clean_texts, segment_expressions
-from tgl_mm.apis.video_io import open_frames
+from tgl_mm.apis.output_dir import (
+    PARTIAL_PREFIX,
+    OutputLock,
+    prepare_out_dir,
+    remove_outputs,
+    remove_stale_partials,
+)
+from tgl_mm.apis.streaming import (
+    Checkpoint,
+    VideoRun,
+    choose_grounding,
+    clean_texts,
+    segment_expressions,
+)
+from tgl_mm.apis.video_io import FrameSource, open_frames
 from tgl_mm.utils.fileio import atomic_dump_json, atomic_path
 from tgl_mm.visualization.overlay import PALETTE, overlay_mask
 
@@ -36,28 +52,39 @@ TIMELINE_ROW = 8    # M+ timeline height per sentence (pixels)
 OVERLAY_FOURCC = {'.mp4': 'mp4v', '.webm': 'VP80'}
 
 
-def parse_spans(spec: str, num_frames: int) -> np.ndarray:
-    """M+ flags (T,) from ``"a-b,c,d-e"`` (0-based frame indices, inclusive ranges).
+def parse_span(part: str, num_frames: int, what: str = '--mplus') -> tuple[int, int]:
+    """One span ``"a-b"`` (a to b), ``"a-"`` (a to the last frame) or ``"a"`` (frame a
+    alone) as inclusive 0-based ``(lo, hi)``; ``ValueError`` naming ``what`` and the span when
+    it is malformed or out of ``[0, T)``."""
+    a, dash, b = part.partition('-')
+    try:
+        lo = int(a)
+        hi = int(b) if b.strip() else (num_frames - 1 if dash else lo)
+    except ValueError:
+        raise ValueError(f'{what} span {part!r} is not "a-b", "a-" (to the end) or "a" '
+                         '(0-based frame indices)') from None
+    if not 0 <= lo <= hi < num_frames:
+        raise ValueError(f'{what} span {part!r} is out of range for a video of '
+                         f'{num_frames} frames (0-{num_frames - 1})')
+    return lo, hi
 
-    Raises ``ValueError`` naming the span when it is malformed or out of ``[0, T)``.
+
+def parse_spans(spec: str, num_frames: int, what: str = '--mplus') -> np.ndarray:
+    """M+ flags (T,) from ``"a-b,c,d-"`` (0-based frame indices, inclusive ranges; ``d-``
+    runs to the last frame), the rule of ``tools/infer.py --mplus`` and the app's span box.
+
+    Raises ``ValueError`` naming ``what`` and the span when it is malformed or out of
+    ``[0, T)``.
     """
     flags = np.zeros(num_frames, bool)
     for part in spec.split(','):
         part = part.strip()
         if not part:
             continue
-        try:
-            a, _, b = part.partition('-')
-            lo, hi = int(a), int(b) if b else int(a)
-        except ValueError:
-            raise ValueError(f'--mplus span {part!r} is not "a-b" or "a" (frame indices)') \
-                from None
-        if not 0 <= lo <= hi < num_frames:
-            raise ValueError(f'--mplus span {part!r} is out of range for a video of '
-                             f'{num_frames} frames (0-{num_frames - 1})')
+        lo, hi = parse_span(part, num_frames, what)
         flags[lo:hi + 1] = True
     if not flags.any():
-        raise ValueError(f'--mplus {spec!r} selects no frame')
+        raise ValueError(f'{what} {spec!r} selects no frame')
     return flags
 
 
@@ -73,8 +100,14 @@ def read_texts_file(path: str | os.PathLike) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f'texts file not found: {path}')
+    try:
+        content = path.read_text(encoding='utf-8')
+    except UnicodeDecodeError as err:
+        raise ValueError(f'texts file {path} is not UTF-8 ({err.reason}: byte '
+                         f'0x{err.object[err.start]:02x} at position {err.start}); save it as '
+                         'UTF-8') from None
     texts = []
-    for i, line in enumerate(path.read_text(encoding='utf-8').splitlines(), start=1):
+    for i, line in enumerate(content.splitlines(), start=1):
         if line.strip():
             texts.append(line.strip())
         else:
@@ -145,7 +178,7 @@ def read_mask(path: Path) -> np.ndarray:
 
 
 def write_overlay(source, root: Path, run: VideoRun, texts: Sequence[str], path: Path,
-                  progress: bool = False) -> None:
+                  progress: bool = False, check: Checkpoint | None = None) -> None:
     """Render the overlay video by decoding the video again, frame by frame, with the masks
     read back from ``root``; written atomically. The codec follows ``path``'s suffix
     (:data:`OVERLAY_FOURCC`: ``.mp4`` mp4v, ``.webm`` VP8)."""
@@ -172,13 +205,15 @@ def write_overlay(source, root: Path, run: VideoRun, texts: Sequence[str], path:
                          for k in range(len(texts))]
                 image = render_overlay_frame(frame, masks, texts, run.mplus, t)
                 writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+                if check is not None:
+                    check()
         finally:
             writer.release()
 
 
 def result_record(source_name: str, texts: Sequence[str], run: VideoRun, grounding: str,
-                  timings: dict[str, float]) -> dict:
-    """The ``result.json`` content."""
+                  timings: dict[str, float], messages: Sequence[str] = ()) -> dict:
+    """The ``result.json`` content (``messages``: the run's warnings)."""
     sentences = []
     for k, text in enumerate(texts):
         scores = run.frame_scores[k]
@@ -191,7 +226,7 @@ def result_record(source_name: str, texts: Sequence[str], run: VideoRun, groundi
     total = timings.get('total', 0.0)
     return dict(input=source_name, num_frames=run.num_frames, fps=run.fps,
                 height=run.ori_shape[0], width=run.ori_shape[1], frame_names=run.frame_names,
-                grounding=grounding, sentences=sentences,
+                grounding=grounding, warnings=list(messages), sentences=sentences,
                 encoder=dict(run.counts, passes_per_sentence=round(
                     run.counts.get('trunk_frames', 0) / max(1, len(texts) * run.num_frames), 4)),
                 timings=dict({k: round(v, 3) for k, v in timings.items()},
@@ -199,27 +234,43 @@ def result_record(source_name: str, texts: Sequence[str], run: VideoRun, groundi
                                                 2)))
 
 
-def infer_video(model: torch.nn.Module, source: str | os.PathLike, texts: Sequence[str],
-                out_dir: str | os.PathLike, grounding: str | dict | None = None,
-                mplus_specs: Sequence[str] = (), overlay: bool = True,
-                progress: bool = True, overlay_name: str = 'overlay.mp4') -> dict:
+#: what a run writes into its output folder (an earlier run's copies are removed)
+OUTPUT_NAMES = ('result.json', 'masks', *(f'overlay{suffix}' for suffix in OVERLAY_FOURCC))
+
+
+def infer_video(model: torch.nn.Module, source: str | os.PathLike | FrameSource,
+                texts: Sequence[str], out_dir: str | os.PathLike,
+                grounding: str | dict | None = None, mplus_specs: Sequence[str] = (),
+                overlay: bool = True, progress: bool = True,
+                overlay_name: str = 'overlay.mp4', source_name: str | None = None,
+                check: Checkpoint | None = None, fps: float | None = None,
+                spans_name: str = '--mplus') -> dict:
     """Segment ``texts`` on a video file or frame folder and write ``out_dir`` (see the module
     docstring).
 
     Args:
         model: a ``TGLSAM2`` from :func:`~tgl_mm.apis.init_model`.
-        source: a video file or a folder of frames.
+        source: a video file, a folder of frames, or a :class:`FrameSource`.
         texts: the sentences.
-        out_dir: the output folder.
+        out_dir: the output folder; this run owns it (a second run into it is refused while
+            this one lives, an earlier run's outputs are replaced, none of them kept).
         grounding: a ``GROUNDINGS`` name or config (e.g. ``dict(type='moment_retrieval',
-            pred_file=...)``, whose qids are ``video/<k>`` for sentence k); default ``oracle``
-            with ``mplus_specs``, else ``none``.
+            pred_file=..., unit='seconds')``, whose qids are ``video/<k>`` for sentence k);
+            default: ``oracle`` with ``mplus_specs``, else the model's TAM when it has one,
+            else ``none`` with a warning (:func:`~tgl_mm.apis.streaming.choose_grounding`).
+            Spans with a grounding that does not read them are refused.
         mplus_specs: M+ spans (:func:`parse_spans`): none, one for every sentence, or one per
             sentence.
         overlay: write the overlay video.
         progress: progress bars.
         overlay_name: the overlay's file name; its suffix picks the codec
             (:data:`OVERLAY_FOURCC`; ``overlay.webm`` plays in browsers).
+        source_name: what ``result.json`` calls the input (default: ``source`` as given; the
+            app passes the upload's name, not its server path).
+        check: called per decoded frame, mask and overlay frame; what it raises ends the run
+            (the app's time limit).
+        fps: the frame rate of a frame folder (a video file has its own).
+        spans_name: what the spans are called in messages (``--mplus``, ``M+ spans``).
 
     Returns:
         the ``result.json`` record.
@@ -231,45 +282,52 @@ def infer_video(model: torch.nn.Module, source: str | os.PathLike, texts: Sequen
         raise ValueError(f'overlay_name {overlay_name!r} must be a file name ending in one of '
                          f'{sorted(OVERLAY_FOURCC)}')
     if len(mplus_specs) not in (0, 1, len(texts)):
-        raise ValueError(f'give --mplus once (every sentence) or once per sentence '
+        raise ValueError(f'give {spans_name} once (every sentence) or once per sentence '
                          f'({len(texts)}), got {len(mplus_specs)}')
-    frames = open_frames(source)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / 'result.json').unlink(missing_ok=True)  # a stale one would look complete
-    stage = out / f'.partial-{os.getpid()}'
-    shutil.rmtree(stage, ignore_errors=True)
-    try:
-        num = sum(1 for _ in frames) if mplus_specs else 0  # spans need T before segmenting
-        specs = list(mplus_specs) * (len(texts) if len(mplus_specs) == 1 else 1)
-        mplus = [parse_spans(s, num) for s in specs] or None
-        for k in range(len(texts)):
-            (stage / 'masks' / str(k)).mkdir(parents=True)
+    grounding, messages = choose_grounding(model, grounding, bool(mplus_specs),
+                                           f'{spans_name} spans')
+    for message in messages:
+        warnings.warn(message, UserWarning, stacklevel=2)
+    frames = open_frames(source, fps)
+    name = source_name if source_name is not None else getattr(frames, 'name', str(source))
+    out = prepare_out_dir(out_dir)
+    check = check or (lambda: None)
+    with OutputLock(out):
+        (out / 'result.json').unlink(missing_ok=True)  # a stale one would look complete
+        stage = out / f'{PARTIAL_PREFIX}{os.getpid()}'
+        remove_stale_partials(out)
+        try:
+            num = sum(1 for _ in frames) if mplus_specs else 0  # spans need T before segmenting
+            specs = list(mplus_specs) * (len(texts) if len(mplus_specs) == 1 else 1)
+            mplus = [parse_spans(s, num, spans_name) for s in specs] or None
+            for k in range(len(texts)):
+                (stage / 'masks' / str(k)).mkdir(parents=True)
 
-        def on_mask(k: int, t: int, mask: np.ndarray) -> None:
-            write_mask(mask_path(stage, k, t), mask)
+            def on_mask(k: int, t: int, mask: np.ndarray) -> None:
+                write_mask(mask_path(stage, k, t), mask)
 
-        run = segment_expressions(model, frames, texts, on_mask, grounding=grounding,
-                                  mplus=mplus, tmp_dir=stage, progress=progress)
-        name = grounding or ('oracle' if mplus else 'none')
-        if isinstance(name, dict):
-            name = str(name.get('type'))
-        overlay_start = time.perf_counter()
-        if overlay:
-            write_overlay(frames, stage, run, texts, stage / overlay_name, progress)
-        timings = dict(run.timings, overlay=time.perf_counter() - overlay_start)
-        shutil.rmtree(out / 'masks', ignore_errors=True)
-        os.replace(stage / 'masks', out / 'masks')
-        if overlay:
-            os.replace(stage / overlay_name, out / overlay_name)
-        timings['total'] = time.perf_counter() - start
-        record = result_record(str(source), texts, run, name, timings)
-        atomic_dump_json(record, out / 'result.json', indent=1)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+            run = segment_expressions(model, frames, texts, on_mask, grounding=grounding,
+                                      mplus=mplus, tmp_dir=stage, progress=progress,
+                                      check=check)
+            overlay_start = time.perf_counter()
+            if overlay:
+                write_overlay(frames, stage, run, texts, stage / overlay_name, progress,
+                              check)
+            timings = dict(run.timings, overlay=time.perf_counter() - overlay_start)
+            remove_outputs(out, OUTPUT_NAMES)   # nothing of an earlier run stays beside these
+            os.replace(stage / 'masks', out / 'masks')
+            if overlay:
+                os.replace(stage / overlay_name, out / overlay_name)
+            timings['total'] = time.perf_counter() - start
+            record = result_record(str(name), texts, run, run.grounding, timings,
+                                   [*messages, *run.warnings])
+            atomic_dump_json(record, out / 'result.json', indent=1)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
     return record
 
 
-__all__ = ['OVERLAY_FOURCC', 'infer_video', 'parse_spans', 'flags_to_spans', 'read_texts_file',
+__all__ = ['OVERLAY_FOURCC', 'OUTPUT_NAMES', 'infer_video', 'parse_span', 'parse_spans',
+           'flags_to_spans', 'read_texts_file',
            'render_overlay_frame', 'write_overlay', 'result_record', 'mask_path', 'read_mask',
            'write_mask']

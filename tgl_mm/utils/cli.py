@@ -6,22 +6,31 @@
   file when a Runner set one up.
 - :class:`KeyValueAction` is mmengine's ``DictAction`` that rejects an item without ``=`` with
   an argparse usage error (mmengine raises an unpacking ``ValueError``).
+- :func:`sigterm_exits` turns SIGTERM (``kill``, a scheduler's stop) into ``SystemExit(143)``
+  inside the ``with`` block, so ``finally`` clauses clean up exactly as for Ctrl-C instead of
+  the process vanishing with its temporary files.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from mmengine.config import DictAction
 
-__all__ = ['DEBUG_FLAG', 'KeyValueAction', 'add_debug_flag', 'error_line', 'run_tool']
+__all__ = ['DEBUG_FLAG', 'KeyValueAction', 'add_debug_flag', 'error_line', 'run_tool',
+           'sigterm_exits', 'SIGTERM_STATUS']
 
 #: the flag that keeps tracebacks
 DEBUG_FLAG = '--debug'
+#: exit status after SIGTERM (128 + the signal number, as shells report it)
+SIGTERM_STATUS = 128 + signal.SIGTERM
 
 
 class KeyValueAction(DictAction):
@@ -84,3 +93,24 @@ def run_tool(main: Callable[[list[str] | None], Any], argv: list[str] | None = N
         print(f'{error_line(err)} ({DEBUG_FLAG} shows the traceback{where})', file=sys.stderr)
         return 1
     return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM handler: unwind the stack (running ``finally`` clauses) and exit 143."""
+    print('terminated (SIGTERM): cleaning up', file=sys.stderr, flush=True)
+    raise SystemExit(SIGTERM_STATUS)
+
+
+@contextlib.contextmanager
+def sigterm_exits() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``SystemExit(143)`` in the main thread, so cleanup in
+    ``finally`` clauses and context managers runs as it does for Ctrl-C. Outside the main thread
+    (signals cannot be handled there) it does nothing. The previous handler is restored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
