@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from tgl_mm.engine import load_config
-from tgl_mm.engine.tam_training import fit_tam
+from tgl_mm.engine.tam_training import finite_or_none, fit_tam, tam_train_settings
 from tgl_mm.utils.cli import KeyValueAction, add_debug_flag, run_tool
 from tgl_mm.utils.fileio import atomic_dump_json
 
@@ -45,11 +45,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
+    tam_train_settings(cfg)   # bad settings (iters < 1, ...) fail before any file is read
     ckpt = Path(args.checkpoint)
+    if not ckpt.is_file():
+        raise FileNotFoundError(f'checkpoint not found: {ckpt}')
     out = Path(args.out) if args.out else ckpt.with_name(f'{ckpt.stem}_tam.pth')
     work_dir = Path(args.work_dir) if args.work_dir else ckpt.parent
     summary = fit_tam(cfg, str(ckpt), str(out), str(work_dir), seed=args.seed)
-    atomic_dump_json(summary, work_dir / f'{out.stem}.json', indent=2)
+    atomic_dump_json(finite_or_none(summary), work_dir / f'{out.stem}.json', indent=2,
+                     allow_nan=False)
     return summary
 
 

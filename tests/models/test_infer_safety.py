@@ -175,11 +175,11 @@ def test_a_run_owns_its_out(setup, tmp_path):
                          overlay=False, progress=False)
     assert not (out / 'overlay.mp4').exists() and len(record['sentences']) == 2
     assert not list(out.glob('.partial-*'))
-    with OutputLock(out):
-        with pytest.raises(OutputBusyError, match=f'{out} is in use by another run .pid '
-                           f'{os.getpid()}'):
-            infer_video(setup['model'], setup['video'], ['a'], out, grounding='none',
-                        progress=False)
+    busy = pytest.raises(OutputBusyError, match=f'{out} is in use by another run .pid '
+                         f'{os.getpid()}')
+    with OutputLock(out), busy:
+        infer_video(setup['model'], setup['video'], ['a'], out, grounding='none',
+                    progress=False)
     assert json.loads((out / 'result.json').read_text()) == record   # untouched by the refusal
     afile = tmp_path / 'afile'
     afile.write_text('x')
@@ -196,13 +196,13 @@ def test_sigterm_cleans_up_like_ctrl_c(setup, tmp_path, monkeypatch):
         os.kill(os.getpid(), signal.SIGTERM)
 
     monkeypatch.setattr(vo, 'write_overlay', terminate)
+    before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(SystemExit) as code, sigterm_exits():
         infer_video(setup['model'], setup['video'], ['a'], out, grounding='none',
                     progress=False)
     assert code.value.code == SIGTERM_STATUS
     assert not list(out.glob('.partial-*')) and not (out / 'result.json').exists()
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or \
-        signal.getsignal(signal.SIGTERM) is not None
+    assert signal.getsignal(signal.SIGTERM) is before   # the handler is restored
 
 
 # ------------------------------------------------------------------------- sentences

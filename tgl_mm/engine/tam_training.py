@@ -36,7 +36,8 @@ from tgl_mm.utils.fileio import atomic_path
 
 __all__ = ['TAMExample', 'extract_tam_examples', 'sample_window', 'collate_examples',
            'train_tam', 'example_scores', 'mplus_iou', 'choose_threshold', 'split_by_video',
-           'TAM_TRAIN_DEFAULTS', 'tam_train_settings', 'load_or_extract_examples', 'fit_tam']
+           'TAM_TRAIN_DEFAULTS', 'TAM_TRAIN_CHECKS', 'tam_train_settings', 'finite_or_none',
+           'load_or_extract_examples', 'fit_tam']
 
 
 @dataclass
@@ -151,6 +152,9 @@ def train_tam(tam: torch.nn.Module, examples: Sequence[TAMExample], *, iters: in
     """
     if not examples:
         raise ValueError('no TAM training example')
+    if iters < 1 or batch_size < 1:
+        raise ValueError(f'train_tam needs iters >= 1 and batch_size >= 1, got iters={iters}, '
+                         f'batch_size={batch_size}')
     rng = random.Random(seed)
     torch.manual_seed(seed)
     tam.train()
@@ -237,13 +241,54 @@ TAM_TRAIN_DEFAULTS: dict = dict(split='train', moment_file='moments/train.json',
                                 min_frames=8, held_out=0.2)
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+#: ``tam_train`` key -> (check, what it must be)
+TAM_TRAIN_CHECKS: dict = dict(
+    iters=(lambda v: _is_int(v) and v >= 1, 'an integer >= 1'),
+    batch_size=(lambda v: _is_int(v) and v >= 1, 'an integer >= 1'),
+    lr=(lambda v: _is_real(v) and v > 0, 'a number > 0'),
+    weight_decay=(lambda v: _is_real(v) and v >= 0, 'a number >= 0'),
+    crop_prob=(lambda v: _is_real(v) and 0 <= v <= 1, 'a number in [0, 1]'),
+    min_frames=(lambda v: _is_int(v) and v >= 1, 'an integer >= 1'),
+    held_out=(lambda v: _is_real(v) and 0 <= v < 1, 'a number in [0, 1)'),
+    split=(lambda v: isinstance(v, str) and bool(v), 'a split name'),
+    moment_file=(lambda v: isinstance(v, str) and bool(v), 'a moment file path'),
+)
+
+
 def tam_train_settings(cfg) -> dict:
-    """The config's ``tam_train`` over :data:`TAM_TRAIN_DEFAULTS` (unknown keys refused)."""
+    """The config's ``tam_train`` over :data:`TAM_TRAIN_DEFAULTS`; unknown keys and values out
+    of range (:data:`TAM_TRAIN_CHECKS`: ``iters < 1``, ``batch_size < 1``, ...) are refused
+    with a ``ValueError`` naming the key, before any work."""
     given = dict(cfg.get('tam_train') or {})
     unknown = sorted(set(given) - set(TAM_TRAIN_DEFAULTS))
     if unknown:
         raise ValueError(f'tam_train: unknown keys {unknown}; known: {sorted(TAM_TRAIN_DEFAULTS)}')
-    return {**TAM_TRAIN_DEFAULTS, **given}
+    settings = {**TAM_TRAIN_DEFAULTS, **given}
+    for key, (ok, what) in TAM_TRAIN_CHECKS.items():
+        if not ok(settings[key]):
+            raise ValueError(f'tam_train.{key} must be {what}, got {settings[key]!r}')
+    return settings
+
+
+def finite_or_none(value: object) -> object:
+    """``value`` with every non-finite float (NaN, inf) replaced by None, through dicts and
+    lists: what a JSON summary can hold (``json`` would write a bare ``NaN``)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(v) for v in value]
+    return value
 
 
 def load_or_extract_examples(model, cfg, checkpoint_sha256: str, cache: Path | None,
@@ -277,6 +322,11 @@ def load_or_extract_examples(model, cfg, checkpoint_sha256: str, cache: Path | N
         with atomic_path(cache) as tmp:
             torch.save(dict(key=key, examples=[x.to_dict() for x in examples]), tmp)
     return examples
+
+
+def _pct(value: float | None) -> str:
+    """A percentage for the log, ``n/a`` when it could not be measured."""
+    return 'n/a' if value is None else f'{value:.1f}'
 
 
 def fit_tam(cfg, checkpoint: str, out: str, work_dir: str, seed: int = 0,
@@ -329,14 +379,16 @@ def fit_tam(cfg, checkpoint: str, out: str, work_dir: str, seed: int = 0,
     scores = example_scores(tam, calib)
     threshold, table = choose_threshold(scores, [x.labels for x in calib], mode)
     tam.calibrate(threshold)
+    at_half = table.get(0.5)
     summary = dict(seed=seed, mode=mode, threshold=threshold,
                    held_out_mplus_iou=100 * table[threshold],
-                   held_out_mplus_iou_at_0_5=100 * table.get(0.5, float('nan')),
+                   held_out_mplus_iou_at_0_5=None if at_half is None else 100 * at_half,
                    held_out_keyframe_top1=100 * float(np.mean(
                        [bool(x.labels[int(s.argmax())]) for s, x in zip(scores, calib)])),
                    final_loss=float(np.mean(losses[-50:])), train_expressions=len(train),
                    held_out_expressions=len(held), checkpoint=str(checkpoint),
                    checkpoint_sha256=sha, settings=settings)
+    summary = finite_or_none(summary)
     state = checkpoint_state_dict(ckpt, checkpoint)
     state.update({f'tam.{k}': v.detach().cpu() for k, v in tam.state_dict().items()})
     meta = dict(ckpt.get('meta') or {}) if isinstance(ckpt, dict) else {}
@@ -344,7 +396,7 @@ def fit_tam(cfg, checkpoint: str, out: str, work_dir: str, seed: int = 0,
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
         torch.save(dict(state_dict=state, meta=meta), tmp)
-    log(f'TAM threshold {threshold:.2f}: held-out M+ IoU {summary["held_out_mplus_iou"]:.1f} '
-        f'(0.5: {summary["held_out_mplus_iou_at_0_5"]:.1f}), keyframe top-1 '
-        f'{summary["held_out_keyframe_top1"]:.1f}; wrote {out}')
+    log(f'TAM threshold {threshold:.2f}: held-out M+ IoU {_pct(summary["held_out_mplus_iou"])} '
+        f'(0.5: {_pct(summary["held_out_mplus_iou_at_0_5"])}), keyframe top-1 '
+        f'{_pct(summary["held_out_keyframe_top1"])}; wrote {out}')
     return summary
