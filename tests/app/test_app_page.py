@@ -9,6 +9,7 @@ import pytest
 
 pytest.importorskip('gradio', reason='the app extra is not installed: pip install -e .[app]')
 
+from tgl_mm.app.markup import unescape_markdown  # noqa: E402
 from tgl_mm.app.page import DemoApp, error_message  # noqa: E402
 
 
@@ -46,7 +47,8 @@ def test_errors_become_messages(app, tiny_app_files, tmp_path):
     ]
     for args, expected in cases:
         status, overlay, figure, masks_zip = app.segment(*args, no_progress)
-        assert status.startswith('**Error:** ') and expected in status, (args, status)
+        assert status.startswith('**Error:** ') and expected in unescape_markdown(status), \
+            (args, status)
         assert overlay is None and figure is None and masks_zip is None
     status = app.segment(str(corrupt), 'a', 'none', '', None, 1, no_progress)[0]
     assert str(corrupt.parent) not in status   # the server's upload folder is not shown

@@ -8,15 +8,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tgl_mm.apis.grounding_choice import declared_unit
 from tgl_mm.apis.video_io import VIDEO_EXTENSIONS
 from tgl_mm.models.grounding.prediction_files import MomentRetrievalGrounding
 
-#: the groundings the page offers (``GROUNDINGS`` names), with what each needs
+#: the page's default: the model grounds itself (see :func:`grounding_config`)
+AUTO = 'auto'
+
+#: the groundings the page offers (``GROUNDINGS`` names, and ``auto``), with what each needs
 GROUNDING_CHOICES: dict[str, str] = {
+    AUTO: "the model's own TAM when it has one, else none (the status says which ran)",
     'none': 'every frame is in M+ (no grounding)',
     'tam': "the model's Temporal Alignment Module picks M+ (needs a model trained with a TAM)",
     'oracle': 'M+ = the spans typed in "M+ spans"',
-    'moment_retrieval': 'M+ = the best window of each sentence in the uploaded prediction file',
+    'moment_retrieval': 'M+ = the best window(s) of each sentence in the uploaded prediction '
+                        'file (frames, or seconds when its lines say "unit": "seconds")',
 }
 
 
@@ -38,8 +44,9 @@ def parse_sentences(text: str | None) -> list[str]:
 
 
 def parse_span_lines(text: str | None, num_sentences: int) -> list[str]:
-    """The "M+ spans" box for ``oracle``: one line of ``a-b,c`` spans (0-based frames,
-    inclusive) for every sentence, or one line per sentence in order.
+    """The "M+ spans" box for ``oracle``: one line of ``a-b,c,d-`` spans (0-based frames,
+    inclusive; ``d-`` runs to the last frame, as ``tools/infer.py --mplus``) for every
+    sentence, or one line per sentence in order.
 
     Raises:
         AppInputError: no line, or a line count that is neither 1 nor ``num_sentences``.
@@ -73,7 +80,7 @@ def check_video(path: str | os.PathLike | None) -> Path:
 
 def grounding_config(name: str, num_sentences: int, spans: str | None = None,
                      pred_file: str | os.PathLike | None = None,
-                     top_k: int = 1) -> tuple[str | dict, list[str]]:
+                     top_k: int = 1) -> tuple[str | dict | None, list[str]]:
     """The grounding and the M+ span strings for :func:`infer_video`.
 
     Args:
@@ -85,14 +92,22 @@ def grounding_config(name: str, num_sentences: int, spans: str | None = None,
         top_k: how many windows of each query to take (``moment_retrieval``).
 
     Returns:
-        ``(grounding, mplus_specs)``.
+        ``(grounding, mplus_specs)``; the grounding is None for ``auto`` (the streaming API then
+        picks the model's TAM, else ``none`` with a warning).
 
     Raises:
-        AppInputError: an unknown name or a missing/malformed span box or prediction file
-            (the file's own error, naming its line and query, is kept in the message).
+        AppInputError: an unknown name, a missing/malformed span box or prediction file (the
+            file's own error, naming its line and query, is kept in the message), or spans /
+            a prediction file given to a grounding that would ignore them.
     """
     if name not in GROUNDING_CHOICES:
         raise AppInputError(f'Grounding: unknown {name!r} (one of {", ".join(GROUNDING_CHOICES)})')
+    if name != 'oracle' and (spans or '').strip():
+        raise AppInputError(f'M+ spans: only oracle grounding reads them, and {name!r} is '
+                            'chosen: clear the box or choose oracle')
+    if name != 'moment_retrieval' and pred_file:
+        raise AppInputError(f'Prediction file: only moment_retrieval grounding reads it, and '
+                            f'{name!r} is chosen: remove the file or choose moment_retrieval')
     if name == 'oracle':
         return 'oracle', parse_span_lines(spans, num_sentences)
     if name == 'moment_retrieval':
@@ -102,11 +117,14 @@ def grounding_config(name: str, num_sentences: int, spans: str | None = None,
                                 ': [[start, end, score], ...]}')
         try:
             MomentRetrievalGrounding(str(pred_file), top_k=int(top_k))  # validate now
+            declared_unit(pred_file)
         except (ValueError, FileNotFoundError) as e:
             raise AppInputError(f'Prediction file: {e}') from None
         return dict(type='moment_retrieval', pred_file=str(pred_file), top_k=int(top_k)), []
+    if name == AUTO:
+        return None, []
     return name, []
 
 
-__all__ = ['GROUNDING_CHOICES', 'AppInputError', 'parse_sentences', 'parse_span_lines',
+__all__ = ['AUTO', 'GROUNDING_CHOICES', 'AppInputError', 'parse_sentences', 'parse_span_lines',
            'check_video', 'grounding_config']

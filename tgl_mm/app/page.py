@@ -3,8 +3,11 @@
 One model serves the page; requests go through Gradio's queue one at a time (the model and its
 grounding are shared state), so a second request waits in line, with its position shown, and is
 not lost. Every failure of a request (bad video, empty sentence, malformed spans or prediction
-file, an unexpected exception) becomes a message in the status box; the server keeps serving.
-Needs ``pip install -e .[app]``.
+file, a limit of :class:`~tgl_mm.app.limits.AppLimits`, an unexpected exception) becomes a
+message in the status box; the server keeps serving. Text from the request is shown literally
+(:func:`~tgl_mm.app.markup.escape_markdown`, no LaTeX in the status box). The page serves files
+only from the app's own folders (:func:`~tgl_mm.app.limits.served_folders`), never the whole
+work dir. Needs ``pip install -e .[app]``.
 """
 from __future__ import annotations
 
@@ -20,11 +23,14 @@ import torch
 from tgl_mm.apis.video_io import VIDEO_EXTENSIONS
 from tgl_mm.app.examples import Example, make_examples
 from tgl_mm.app.inputs import (
+    AUTO,
     GROUNDING_CHOICES,
     check_video,
     grounding_config,
     parse_sentences,
 )
+from tgl_mm.app.limits import AppLimits, check_own_folders, served_folders
+from tgl_mm.app.markup import escape_markdown
 from tgl_mm.app.session import RequestFolders, run_request
 from tgl_mm.app.timeline import timeline_figure
 
@@ -53,22 +59,39 @@ def error_message(error: BaseException, hide: dict[str, str]) -> str:
     return text
 
 
+def status_line(record: dict, num_sentences: int) -> str:
+    """The status box after a request: frames, sentences, the grounding that ran, time, and
+    the run's warnings (escaped: they quote sentences)."""
+    timings = record['timings']
+    status = (f'**Done:** {record["num_frames"]} frames x {num_sentences} sentence(s), '
+              f'grounding `{escape_markdown(record["grounding"])}`, {timings["total"]:.1f} s '
+              f'({timings["frames_per_s"]} frames/s).')
+    for warning in record.get('warnings') or ():
+        status += f'  \n**Warning:** {escape_markdown(warning)}'
+    return status
+
+
 class DemoApp:
     """The model, the request folders and the examples behind one page.
 
     Args:
         model: a ``TGLSAM2`` from :func:`~tgl_mm.apis.init_model`.
-        work_dir: request folders and examples go here (served to the page).
+        work_dir: the app's folders go here: ``requests/`` and ``examples/``, the only ones
+            served to the page (each must hold nothing but what the app makes there).
         num_examples: synthetic examples to generate (0: none).
         keep_requests: request folders kept on disk.
+        limits: what one request may cost (default :class:`AppLimits`).
     """
 
     def __init__(self, model: torch.nn.Module, work_dir: str | os.PathLike,
-                 num_examples: int = 3, keep_requests: int = 16) -> None:
+                 num_examples: int = 3, keep_requests: int = 16,
+                 limits: AppLimits | None = None) -> None:
         self.model = model
         self.work_dir = Path(work_dir)
-        self.folders = RequestFolders(self.work_dir / 'requests', keep=keep_requests)
-        self.examples: list[Example] = (make_examples(self.work_dir / 'examples', num_examples)
+        self.limits = limits or AppLimits()
+        folders = check_own_folders(self.work_dir)
+        self.folders = RequestFolders(folders['requests'], keep=keep_requests)
+        self.examples: list[Example] = (make_examples(folders['examples'], num_examples)
                                         if num_examples else [])
         self._lock = threading.Lock()  # the model is shared state even if the queue is widened
 
@@ -95,17 +118,15 @@ class DemoApp:
             progress(0.0, desc='waiting for the model')
             with self._lock:
                 result = run_request(self.model, path, texts, self.folders.new(), config,
-                                     specs)
+                                     specs, source_name=path.name, limits=self.limits)
             record = result.record
         except Exception as error:  # noqa: BLE001 - every failure becomes a message
             if not isinstance(error, EXPECTED_ERRORS):
                 logger.exception('request failed')
-            return f'**Error:** {error_message(error, hide)}', None, None, None
-        timings = record['timings']
-        status = (f'**Done:** {record["num_frames"]} frames x {len(texts)} sentence(s), '
-                  f'grounding `{record["grounding"]}`, {timings["total"]:.1f} s '
-                  f'({timings["frames_per_s"]} frames/s).')
-        return (status, str(result.overlay), timeline_figure(record), str(result.masks_zip))
+            return (f'**Error:** {escape_markdown(error_message(error, hide))}', None, None,
+                    None)
+        return (status_line(record, len(texts)), str(result.overlay), timeline_figure(record),
+                str(result.masks_zip))
 
     def build(self) -> gr.Blocks:
         """The page (call ``.queue()`` and ``.launch()`` on it, see :func:`launch`)."""
@@ -124,14 +145,15 @@ class DemoApp:
                     sentences = gr.Textbox(label='Sentences (one per line)', lines=3,
                                            placeholder='the circle jumping\nthe red square',
                                            elem_id='sentences')
-                    grounding = gr.Radio(list(GROUNDING_CHOICES), value='none',
+                    grounding = gr.Radio(list(GROUNDING_CHOICES), value=AUTO,
                                          label='Grounding (how M+ is chosen)',
                                          info='; '.join(f'{k}: {v}' for k, v in
                                                         GROUNDING_CHOICES.items()),
                                          elem_id='grounding')
                     spans = gr.Textbox(label='M+ spans (oracle)', lines=2,
-                                       placeholder='3-12,15  (0-based frames, inclusive; one '
-                                       'line for all sentences or one per sentence)',
+                                       placeholder='3-12,15,20-  (0-based frames, inclusive; '
+                                       '"20-": to the last frame; one line for all sentences '
+                                       'or one per sentence)',
                                        elem_id='spans')
                     with gr.Row():
                         pred_file = gr.File(label='Prediction file (moment_retrieval)',
@@ -141,14 +163,16 @@ class DemoApp:
                                           minimum=1, precision=0, elem_id='top-k')
                     run = gr.Button('Segment', variant='primary', elem_id='run')
                 with gr.Column(scale=3):
-                    status = gr.Markdown('Ready.', elem_id='status')
+                    status = gr.Markdown('Ready.', elem_id='status', latex_delimiters=[])
                     overlay = gr.Video(label='Overlay (masks, legend, M+ strip per sentence)',
                                        format=None, interactive=False, loop=True,
                                        height=420, elem_id='overlay')
                     gr.Markdown('**M+ (shaded) and per-frame scores**, one row per sentence')
                     timeline = gr.Plot(show_label=False, format='png', elem_id='timeline')
-                    masks_zip = gr.File(label='Masks (zip: masks/<sentence>/<frame>.png, '
-                                        'result.json)', interactive=False, elem_id='masks-zip')
+                    masks_zip = gr.File(label='Masks (zip: masks/<k>/<t>.png = sentence k, '
+                                        '0-based as typed, frame t, the 0-based index in the '
+                                        'video; and result.json)', interactive=False,
+                                        elem_id='masks-zip')
             example.change(self.example, example, [video, sentences, grounding, spans],
                            concurrency_limit=None)
             run.click(self.segment, [video, sentences, grounding, spans, pred_file, top_k],
@@ -160,12 +184,14 @@ class DemoApp:
 def launch(app: DemoApp, host: str = '127.0.0.1', port: int = 7860,
            max_queue: int = 16, block: bool = True) -> gr.Blocks:
     """Serve ``app`` on ``host:port`` with a request queue of ``max_queue`` (one request runs
-    at a time); ``block=False`` returns once the server is up."""
+    at a time); ``block=False`` returns once the server is up. Files are served only from the
+    app's own folders (:func:`served_folders`), uploads are capped at the limits' size."""
     page = app.build().queue(max_size=max_queue, default_concurrency_limit=1)
-    page.launch(server_name=host, server_port=port, allowed_paths=[str(app.work_dir)],
+    allowed = [str(folder) for folder in served_folders(app.work_dir).values()]
+    page.launch(server_name=host, server_port=port, allowed_paths=allowed,
                 show_error=True, prevent_thread_lock=not block, ssr_mode=False, quiet=False,
-                footer_links=[])
+                footer_links=[], max_file_size=int(app.limits.max_upload_mb * 1_000_000))
     return page
 
 
-__all__ = ['DemoApp', 'launch', 'error_message', 'EXPECTED_ERRORS']
+__all__ = ['DemoApp', 'launch', 'error_message', 'status_line', 'EXPECTED_ERRORS']

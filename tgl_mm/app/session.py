@@ -1,23 +1,36 @@
 """One demo request: :func:`~tgl_mm.apis.video_outputs.infer_video` into a request folder,
 the masks zipped, old request folders pruned.
 
-A request folder holds ``infer_video``'s outputs (``masks/<k>/<frame:05d>.png``,
-``overlay.webm``, ``result.json``) and ``masks.zip`` (the masks under the same names, plus
-``result.json``). The zip is written to a temporary file and renamed, like every output.
+A request folder holds ``infer_video``'s outputs (``masks/<k>/<t:05d>.png``: sentence ``k``,
+0-based in the order typed, and frame ``t``, the 0-based index of the frame in the video, 0/255 at
+the video's size; ``overlay.webm``, ``result.json``, whose ``input`` is the upload's file name,
+never its server path) and ``masks.zip`` (the masks under the same names, plus ``result.json``).
+The zip is written to a temporary file and renamed, like every output. With
+:class:`~tgl_mm.app.limits.AppLimits` a request is bounded (sentences, upload size, pixels, time).
 """
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
+import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from tgl_mm.apis.video_io import open_frames
 from tgl_mm.apis.video_outputs import infer_video, mask_path
+from tgl_mm.app.limits import (
+    AppLimits,
+    BudgetedSource,
+    Deadline,
+    check_declared_size,
+    check_sentence_count,
+    check_upload_size,
+)
 from tgl_mm.utils.fileio import atomic_path
 
 OVERLAY_NAME = 'overlay.webm'  # VP8: what browsers play (see OVERLAY_FOURCC)
@@ -90,7 +103,9 @@ def zip_masks(folder: str | os.PathLike, record: dict,
 
 def run_request(model: torch.nn.Module, video: str | os.PathLike, texts: Sequence[str],
                 folder: str | os.PathLike, grounding: str | dict | None = None,
-                mplus_specs: Sequence[str] = (), progress: bool = True) -> DemoResult:
+                mplus_specs: Sequence[str] = (), progress: bool = True,
+                source_name: str | None = None, limits: AppLimits | None = None,
+                clock: Callable[[], float] = time.monotonic) -> DemoResult:
     """Segment ``texts`` on ``video`` with the streaming API and package the outputs.
 
     Args:
@@ -98,16 +113,34 @@ def run_request(model: torch.nn.Module, video: str | os.PathLike, texts: Sequenc
         video: the video file.
         texts: the sentences.
         folder: the (empty) request folder.
-        grounding: a ``GROUNDINGS`` name or config (see :func:`infer_video`).
+        grounding: a ``GROUNDINGS`` name or config, or None for the model's own grounding
+            (see :func:`infer_video`).
         mplus_specs: oracle M+ spans, one for all sentences or one per sentence.
         progress: tqdm progress bars (the page shows them).
+        source_name: what messages and ``result.json`` call the video (default: its file
+            name; never the server path of an upload).
+        limits: the request's bounds (:class:`~tgl_mm.app.limits.AppLimits`), or None.
+        clock: the time limit's monotonic clock (tests pass their own).
 
     Returns:
         :class:`DemoResult`.
+
+    Raises:
+        AppInputError: a limit is exceeded (the message names it and its option).
     """
     folder = Path(folder)
-    record = infer_video(model, video, texts, folder, grounding=grounding,
-                         mplus_specs=mplus_specs, progress=progress, overlay_name=OVERLAY_NAME)
+    name = source_name if source_name is not None else Path(video).name
+    check = None
+    source = open_frames(video)
+    if limits is not None:
+        check_sentence_count(list(texts), limits)
+        check_upload_size(video, limits, name)
+        check_declared_size(source, limits, name)
+        source = BudgetedSource(source, limits, name)
+        check = Deadline(limits.max_seconds, clock).check
+    record = infer_video(model, source, texts, folder, grounding=grounding,
+                         mplus_specs=mplus_specs, progress=progress, overlay_name=OVERLAY_NAME,
+                         source_name=name, check=check, spans_name='M+ spans')
     return DemoResult(folder=folder, overlay=folder / OVERLAY_NAME,
                       masks_zip=zip_masks(folder, record), result_json=folder / 'result.json',
                       record=record)

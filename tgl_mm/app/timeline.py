@@ -1,5 +1,9 @@
 """Each sentence's M+ (shaded) against its per-frame object scores and, with a TAM, its frame
-scores: one row per sentence, from a ``result.json`` record (matplotlib, no display needed)."""
+scores: one row per sentence, from a ``result.json`` record (matplotlib, no display needed).
+
+Sentences are drawn literally: every text from the request is a ``Text`` with math parsing off
+(``parse_math=False``), so ``$x$`` or an unbalanced ``$`` is shown as typed instead of failing
+to render."""
 from __future__ import annotations
 
 import matplotlib
@@ -40,12 +44,13 @@ def timeline_figure(record: dict, width: float = 9.0, row_height: float = 1.9) -
         ax.axhline(0.0, color='0.6', lw=0.8)
         in_mplus = len(sentence['mplus_frames'])
         ax.set_title(f'{sentence["index"]}: {sentence["text"]}  (M+: {in_mplus} of {num} '
-                     'frames)', fontsize=9, loc='left')
+                     'frames)', fontsize=9, loc='left', parse_math=False)
         ax.set_ylabel('logit', fontsize=8)
         ax.tick_params(labelsize=8)
         ax.set_xlim(-0.5, num - 0.5)
     axes[0].legend(fontsize=7, loc='upper right')
-    axes[-1].set_xlabel(f'frame (shaded: M+, grounding "{record["grounding"]}")', fontsize=8)
+    axes[-1].set_xlabel(f'frame (shaded: M+, grounding "{record["grounding"]}")', fontsize=8,
+                        parse_math=False)
     return fig
 
 
