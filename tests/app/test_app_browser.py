@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -69,6 +70,9 @@ def server(tiny_app_files, tmp_path_factory):
     work = tmp_path_factory.mktemp('app_server')
     port = free_port()
     log = work / 'server.log'
+    (work / 'app').mkdir()
+    secret = work / 'app' / 'secret.txt'    # in the work dir, outside the app's own folders
+    secret.write_text('PRIVATE')
     env = dict(os.environ, OMP_NUM_THREADS='1', GRADIO_ANALYTICS_ENABLED='False',
                PYTHONPATH=str(REPO) + os.pathsep + os.environ.get('PYTHONPATH', ''))
     with open(log, 'wb') as out:
@@ -92,7 +96,7 @@ def server(tiny_app_files, tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail(f'tools/app.py did not serve {url}:\n{log.read_text()[-3000:]}')
             time.sleep(1)
-        yield dict(url=url, log=log, proc=proc)
+        yield dict(url=url, log=log, proc=proc, work_dir=work / 'app', secret=secret)
     finally:
         proc.terminate()
         try:
@@ -198,3 +202,20 @@ def test_two_requests_at_once_are_both_answered(server, tiny_app_files):
         with zipfile.ZipFile(masks_zip) as archive:   # each answer is its own request's
             (sentence,) = json.loads(archive.read('result.json'))['sentences']
         assert sentence['text'] == text and sentence['mplus_spans'] == [span]
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_only_the_apps_folders_are_served(server):
+    """A file in --work-dir (outside requests/ and examples/) is not downloadable; the app's
+    example video is."""
+    base = f'{server["url"]}gradio_api/file='
+    assert _status(base + str(server['secret'].resolve())) != 200
+    example = next((server['work_dir'] / 'examples').glob('synthetic_*.mp4'))
+    assert _status(base + str(example.resolve())) == 200
