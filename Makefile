@@ -1,6 +1,7 @@
 # tgl_mm developer entry points. README documents exactly two: `make demo` and `make test`.
 #
 #   make demo   create/reuse .venv, install, generate synthetic MeViS-M, train + test the tiny model
+#               and its TAM (the model grounding itself: the `tam` row)
 #   make test   create/reuse .venv, install, ruff lint, pytest (default suite incl. the `dist` test
 #               and, where gradio/selenium/chromium are installed, the `browser` test of tools/app.py)
 #   make install-app   add the browser demo's extra (gradio, matplotlib, selenium; docs/app.md)

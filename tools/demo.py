@@ -13,7 +13,11 @@ shows exactly what a user types. The steps (:data:`STEPS`, run in order; add one
 3. ``train``: ``tools/train.py configs/tgl/tgl_tiny_synthetic.py`` (CPU, a few minutes),
 4. ``test``: ``tools/test.py ... --grounding oracle`` and ``--grounding none`` on synthetic
    ``valid_u``,
-5. ``swap``: ``tools/test.py ... --grounding oracle`` with every sentence swapped for that of
+5. ``tam``: ``tools/train_tam.py`` trains the model's Temporal Alignment Module on the trained
+   checkpoint (TGL frozen; ``configs/tgl/tgl_tiny_synthetic_tam.py``) and ``tools/test.py ...
+   --grounding tam`` tests the model grounding itself, the way ``tools/infer.py`` and the app
+   run it by default on a video without moments,
+6. ``swap``: ``tools/test.py ... --grounding oracle`` with every sentence swapped for that of
    another expression of the same video referring to other objects
    (``test_dataloader.dataset.swap_sentences=True``),
 
@@ -35,6 +39,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = 'configs/tgl/tgl_tiny_synthetic.py'
+TAM_CONFIG = 'configs/tgl/tgl_tiny_synthetic_tam.py'
 GROUNDINGS = ('oracle', 'none')
 SWAP_GROUNDING = 'oracle'
 FAMILY_COLUMNS = ('appearance', 'event', 'motion')
@@ -49,6 +54,7 @@ class Context:
     python: str
     seconds: dict[str, float] = field(default_factory=dict)
     checkpoint: str | None = None
+    tam_checkpoint: str | None = None
     model_options: list[str] = field(default_factory=list)   # --cfg-options for every run
     reports: dict[str, tuple[dict, float]] = field(default_factory=dict)   # run -> (report, s)
 
@@ -167,11 +173,13 @@ def step_train(ctx: Context) -> None:
     ctx.checkpoint = (REPO / ctx.work / 'last_checkpoint').read_text().strip()
 
 
-def _test(ctx: Context, name: str, grounding: str, extra: Sequence[str] = ()) -> None:
-    if ctx.checkpoint is None:
+def _test(ctx: Context, name: str, grounding: str, extra: Sequence[str] = (),
+          config: str = CONFIG, checkpoint: str | None = None) -> None:
+    checkpoint = checkpoint or ctx.checkpoint
+    if checkpoint is None:
         sys.exit('[demo] no checkpoint to test: the train step did not run')
     test_dir = ctx.work / f'test_{name}'
-    seconds = run([ctx.python, 'tools/test.py', CONFIG, ctx.checkpoint, '--work-dir',
+    seconds = run([ctx.python, 'tools/test.py', config, checkpoint, '--work-dir',
                    str(test_dir), '--grounding', grounding, '--cfg-options', *ctx.data_options(),
                    *ctx.model_options, *extra])
     ctx.reports[name] = (latest_report(REPO / test_dir), seconds)
@@ -182,14 +190,33 @@ def step_test(ctx: Context) -> None:
         _test(ctx, grounding, grounding)
 
 
+def tam_checkpoint_path(checkpoint: str) -> str:
+    """Where the demo writes the checkpoint with the trained TAM: ``<stem>_tam.pth`` beside
+    ``checkpoint`` (``tools/train_tam.py``'s default)."""
+    path = Path(checkpoint)
+    return str(path.with_name(f'{path.stem}_tam.pth'))
+
+
+def step_tam(ctx: Context) -> None:
+    """Train the TAM on the trained checkpoint, then test the model grounding itself."""
+    if ctx.checkpoint is None:
+        sys.exit('[demo] no checkpoint to train the TAM on: the train step did not run')
+    out = tam_checkpoint_path(ctx.checkpoint)
+    ctx.seconds['tam'] = run([ctx.python, 'tools/train_tam.py', TAM_CONFIG, ctx.checkpoint,
+                              '--out', out, '--cfg-options',
+                              *ctx.data_options(('test_dataloader',)), *ctx.model_options])
+    ctx.tam_checkpoint = out
+    _test(ctx, 'tam', 'tam', config=TAM_CONFIG, checkpoint=out)
+
+
 def step_swap(ctx: Context) -> None:
     _test(ctx, f'{SWAP_GROUNDING}_swapped', SWAP_GROUNDING,
           ['test_dataloader.dataset.swap_sentences=True'])
 
 
 STEPS: list[Step] = [Step('data', step_data), Step('shipped', step_shipped),
-                     Step('train', step_train),
-                     Step('test', step_test), Step('swap', step_swap)]
+                     Step('train', step_train), Step('test', step_test), Step('tam', step_tam),
+                     Step('swap', step_swap)]
 
 
 # ------------------------------------------------------------------------------ table
@@ -235,6 +262,15 @@ def format_table(reports: dict[str, tuple[dict, float]]) -> str:
     return '\n'.join(lines)
 
 
+def try_it(tam_checkpoint: str) -> str:
+    """How to run the demo model (grounding itself with its TAM) on a video of one's own."""
+    return (f'[demo] the model with its TAM: {tam_checkpoint}; on your own video (it grounds '
+            f'itself, no moments needed):\n'
+            f'  python tools/infer.py {TAM_CONFIG} {tam_checkpoint} VIDEO.mp4 --text "..." '
+            f'--out out/\n'
+            f'  python tools/app.py {TAM_CONFIG} {tam_checkpoint}   # docs/app.md')
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--data-root', default='data/synthetic_mevis_m')
@@ -249,7 +285,10 @@ def main(argv: list[str] | None = None) -> None:
           'expressions)')
     print(format_table(ctx.reports))
     print(f'[demo] data {ctx.seconds.get("data", 0):.0f} s, training '
-          f'{ctx.seconds.get("train", 0):.0f} s; checkpoint {ctx.checkpoint}')
+          f'{ctx.seconds.get("train", 0):.0f} s, TAM {ctx.seconds.get("tam", 0):.0f} s; '
+          f'checkpoint {ctx.checkpoint}')
+    if ctx.tam_checkpoint:
+        print(try_it(ctx.tam_checkpoint))
 
 
 if __name__ == '__main__':

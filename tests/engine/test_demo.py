@@ -27,7 +27,30 @@ def _report(scores, swap=None):
 
 
 def test_steps_are_a_list(demo):
-    assert [s.name for s in demo.STEPS] == ['data', 'shipped', 'train', 'test', 'swap']
+    assert [s.name for s in demo.STEPS] == ['data', 'shipped', 'train', 'test', 'tam', 'swap']
+
+
+def test_tam_step_trains_the_tam_then_tests_it_grounding_itself(demo, monkeypatch, tmp_path):
+    """The demo trains the TAM on its checkpoint and adds a ``tam`` row, next to ``none``."""
+    import argparse
+
+    commands = []
+    monkeypatch.setattr(demo, 'run', lambda cmd: commands.append(cmd) or 2.0)
+    own = _report({('v', '0', 'event'): 60.0})
+    monkeypatch.setattr(demo, 'latest_report', lambda work_dir: own)
+    args = argparse.Namespace(work_dir=str(tmp_path / 'demo'), data_root='data/x', cfg_options=[])
+    ctx = demo.Context(args, 'python', checkpoint=str(tmp_path / 'demo' / 'iter_800.pth'))
+    ctx.reports['oracle'] = ctx.reports['none'] = (own, 1.0)
+    demo.step_tam(ctx)
+    train, test = commands
+    tam_ckpt = str(tmp_path / 'demo' / 'iter_800_tam.pth')
+    assert train[1:5] == ['tools/train_tam.py', demo.TAM_CONFIG, ctx.checkpoint, '--out']
+    assert train[5] == tam_ckpt and 'test_dataloader.dataset.data_root=data/x' in train
+    assert test[1:4] == ['tools/test.py', demo.TAM_CONFIG, tam_ckpt]
+    assert test[test.index('--grounding') + 1] == 'tam' and ctx.tam_checkpoint == tam_ckpt
+    rows = [line.split()[0] for line in demo.format_table(ctx.reports).splitlines()[1:]]
+    assert rows == ['oracle', 'none', 'tam']
+    assert f'tools/infer.py {demo.TAM_CONFIG} {tam_ckpt}' in demo.try_it(tam_ckpt)
 
 
 def test_family_table_and_swap_gap(demo):
