@@ -188,21 +188,36 @@ def test_a_run_owns_its_out(setup, tmp_path):
                     progress=False)
 
 
+class NotHandled(Exception):
+    """SIGTERM reached the test's own handler: the code under test installed none."""
+
+
 def test_sigterm_cleans_up_like_ctrl_c(setup, tmp_path, monkeypatch):
+    """SIGTERM during tools/infer.py unwinds like Ctrl-C: exit status 143, no staging folder
+    (with the frame spill inside it), no result.json; the previous handler comes back."""
     out = tmp_path / 'out'
     import tgl_mm.apis.video_outputs as vo
 
     def terminate(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGTERM)
 
+    def not_handled(signum, frame):
+        raise NotHandled
+
     monkeypatch.setattr(vo, 'write_overlay', terminate)
-    before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(SystemExit) as code, sigterm_exits():
-        infer_video(setup['model'], setup['video'], ['a'], out, grounding='none',
-                    progress=False)
+    previous = signal.signal(signal.SIGTERM, not_handled)   # never the default: it would kill
+    try:
+        with pytest.raises(SystemExit) as code:
+            load_tool().main([str(setup['config']), str(setup['ckpt']), str(setup['video']),
+                              '--text', 'a', '--grounding', 'none', '--out', str(out)])
+        assert signal.getsignal(signal.SIGTERM) is not_handled   # restored
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     assert code.value.code == SIGTERM_STATUS
     assert not list(out.glob('.partial-*')) and not (out / 'result.json').exists()
-    assert signal.getsignal(signal.SIGTERM) is before   # the handler is restored
+    assert not list(out.rglob('.frames-*'))
+    with pytest.raises(SystemExit), sigterm_exits():     # the helper on its own
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 # ------------------------------------------------------------------------- sentences
