@@ -148,22 +148,29 @@ def plain_warnings() -> Iterator[None]:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     from tgl_mm.apis import init_model
+    from tgl_mm.apis.output_dir import prepare_out_dir
+    from tgl_mm.apis.streaming import clean_texts
+    from tgl_mm.apis.video_io import open_frames
     from tgl_mm.apis.video_outputs import infer_video, read_texts_file
 
+    # everything that can be checked without the model is checked before it is loaded
     texts = list(args.text)
     if args.texts_file:
         texts += read_texts_file(args.texts_file)
     if not texts:
         raise ValueError('give at least one --text or a --texts-file')
+    texts = clean_texts(texts)
     grounding = file_grounding(args.grounding, args.pred_file, args.top_k, args.pred_unit,
                                args.keyframes)
     check_grounding(grounding)
+    source = open_frames(args.input, args.fps)
+    prepare_out_dir(args.out, '--out', create=False)
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     with plain_warnings(), sigterm_exits():
         model = init_model(args.config, checkpoint, device=args.device,
                            cfg_options=args.cfg_options)
-        record = infer_video(model, args.input, texts, args.out, grounding=grounding,
-                             mplus_specs=args.mplus, overlay=not args.no_overlay, fps=args.fps)
+        record = infer_video(model, source, texts, args.out, grounding=grounding,
+                             mplus_specs=args.mplus, overlay=not args.no_overlay)
     t = record['timings']
     print(f'grounding: {record["grounding"]}; {record["num_frames"]} frames x {len(texts)} '
           f'sentences in {t["total"]:.1f} s ({t["frames_per_s"]} frames/s); image-encoder '

@@ -26,8 +26,10 @@ class OutputBusyError(RuntimeError):
     """Another live run writes into the same output folder."""
 
 
-def prepare_out_dir(out: str | os.PathLike, what: str = 'output folder') -> Path:
-    """``out`` as an existing folder (created if missing).
+def prepare_out_dir(out: str | os.PathLike, what: str = 'output folder',
+                    create: bool = True) -> Path:
+    """``out`` as an existing folder (created if missing, unless ``create`` is False: then
+    only checked).
 
     Raises:
         NotADirectoryError: ``out`` (or a parent) is a file (naming it).
@@ -36,7 +38,8 @@ def prepare_out_dir(out: str | os.PathLike, what: str = 'output folder') -> Path
     for path in (out, *out.parents):
         if path.exists() and not path.is_dir():
             raise NotADirectoryError(f'{what} {out}: {path} is a file, not a folder')
-    out.mkdir(parents=True, exist_ok=True)
+    if create:
+        out.mkdir(parents=True, exist_ok=True)
     return out
 
 
