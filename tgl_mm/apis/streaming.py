@@ -33,7 +33,7 @@ from tgl_mm.structures import VideoDataSample
 #: ``on_mask(k, t, mask)``: sentence k's mask of frame t, bool (H, W) at the video's size
 MaskSink = Callable[[int, int, np.ndarray], None]
 #: called once per decoded frame and once per mask; raising stops the run (e.g. a time limit)
-Checkpoint = Callable[[], None]
+ProgressCheck = Callable[[], None]
 
 
 @dataclass
@@ -180,7 +180,7 @@ def segment_expressions(model: torch.nn.Module,
                         mplus: Sequence[Sequence[bool] | np.ndarray | None] | None = None,
                         tmp_dir: str | os.PathLike | None = None,
                         progress: bool = False,
-                        check: Checkpoint | None = None) -> VideoRun:
+                        check: ProgressCheck | None = None) -> VideoRun:
     """Segment K sentences on one video, streaming (see the module docstring).
 
     Args:
@@ -258,6 +258,6 @@ def segment_expressions(model: torch.nn.Module,
     return run
 
 
-__all__ = ['segment_expressions', 'VideoRun', 'MaskSink', 'Checkpoint', 'clean_texts',
+__all__ = ['segment_expressions', 'VideoRun', 'MaskSink', 'ProgressCheck', 'clean_texts',
            'has_visible_character', 'long_sentence_warnings', 'choose_grounding',
            'make_sample', 'using_grounding']

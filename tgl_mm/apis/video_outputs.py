@@ -35,7 +35,7 @@ from tgl_mm.apis.output_dir import (
     remove_stale_partials,
 )
 from tgl_mm.apis.streaming import (
-    Checkpoint,
+    ProgressCheck,
     VideoRun,
     choose_grounding,
     clean_texts,
@@ -178,7 +178,7 @@ def read_mask(path: Path) -> np.ndarray:
 
 
 def write_overlay(source, root: Path, run: VideoRun, texts: Sequence[str], path: Path,
-                  progress: bool = False, check: Checkpoint | None = None) -> None:
+                  progress: bool = False, check: ProgressCheck | None = None) -> None:
     """Render the overlay video by decoding the video again, frame by frame, with the masks
     read back from ``root``; written atomically. The codec follows ``path``'s suffix
     (:data:`OVERLAY_FOURCC`: ``.mp4`` mp4v, ``.webm`` VP8)."""
@@ -243,7 +243,7 @@ def infer_video(model: torch.nn.Module, source: str | os.PathLike | FrameSource,
                 grounding: str | dict | None = None, mplus_specs: Sequence[str] = (),
                 overlay: bool = True, progress: bool = True,
                 overlay_name: str = 'overlay.mp4', source_name: str | None = None,
-                check: Checkpoint | None = None, fps: float | None = None,
+                check: ProgressCheck | None = None, fps: float | None = None,
                 spans_name: str = '--mplus') -> dict:
     """Segment ``texts`` on a video file or frame folder and write ``out_dir`` (see the module
     docstring).
