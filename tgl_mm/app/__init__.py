@@ -8,6 +8,9 @@ Python and are tested without a browser.
   arguments (sentences, oracle spans, grounding config);
 - :mod:`tgl_mm.app.session`: one request: ``infer_video`` into a request folder, the masks
   zipped, old request folders pruned;
+- :mod:`tgl_mm.app.limits`: what one request may cost (sentences, upload size, pixels, time)
+  and the only folders the page serves;
+- :mod:`tgl_mm.app.markup`: request text shown literally in the status box;
 - :mod:`tgl_mm.app.timeline`: each sentence's M+ against its per-frame scores, as a figure;
 - :mod:`tgl_mm.app.examples`: a few synthetic example videos the app makes itself;
 - :mod:`tgl_mm.app.page`: the Gradio page.
