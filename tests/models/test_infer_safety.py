@@ -167,7 +167,10 @@ def test_a_run_owns_its_out(setup, tmp_path):
     staging folders of dead runs go; --out that is a file is an error naming it."""
     out = tmp_path / 'out'
     infer_video(setup['model'], setup['video'], ['a'], out, grounding='none', progress=False)
-    assert (out / 'overlay.mp4').is_file()
+    capture = cv2.VideoCapture(str(out / 'overlay.mp4'))
+    ok, first = capture.read()
+    capture.release()
+    assert ok and first.shape == (40, 56, 3)     # the overlay keeps the video's exact size
     stale = out / '.partial-999999999'
     stale.mkdir()
     (stale / '.frames-abc.u8').write_bytes(b'\x00' * 1000)

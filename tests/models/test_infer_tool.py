@@ -11,6 +11,7 @@ import torch
 from tgl_mm.apis import init_model
 from tgl_mm.apis.video_io import VideoInputError
 from tgl_mm.apis.video_outputs import (
+    colour,
     flags_to_spans,
     infer_video,
     parse_spans,
@@ -124,11 +125,20 @@ def test_texts_file_and_spans(tmp_path):
 
 
 def test_overlay_frame_layout():
+    """The overlay frame keeps the frame's exact size: legend rows over its top, M+ strips over
+    its bottom (thinner on a small frame), the masks between; the input is not drawn on."""
     frame = np.zeros((20, 30, 3), np.uint8)
     masks = [np.ones((20, 30), bool), np.zeros((20, 30), bool)]
     image = render_overlay_frame(frame, masks, ['a', 'b'], [np.ones(5, bool)] * 2, 2)
-    assert image.shape == (2 * 18 + 20 + 2 * 8, 30, 3)
-    assert image[36 + 10, 15].any()  # the first mask is drawn
+    assert image.shape == (20, 30, 3) and not frame.any()
+    assert image[12, 15].any()  # the first mask is drawn between the legend and the strips
+    big = render_overlay_frame(np.zeros((240, 320, 3), np.uint8), [np.zeros((240, 320), bool)],
+                               ['a'], [np.array([0, 1, 1, 0], bool)], 0)
+    assert big.shape == (240, 320, 3)
+    # the strip: 8 rows at the bottom, frames 1-2 of 4 in M+ in colour 0, the rest dark grey
+    assert tuple(big[236, 120]) == colour(0) and tuple(big[236, 300]) == (30, 30, 30)
+    assert tuple(big[236, 0]) == (255, 255, 255)          # the cursor at frame 0
+    assert not big[100, 100].any()   # the frame itself is left alone
 
 
 def test_webm_overlay_and_grounding_config(setup, tmp_path):

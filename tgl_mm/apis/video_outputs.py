@@ -45,8 +45,8 @@ from tgl_mm.apis.video_io import FrameSource, open_frames
 from tgl_mm.utils.fileio import atomic_dump_json, atomic_path
 from tgl_mm.visualization.overlay import PALETTE, overlay_mask
 
-LEGEND_ROW = 18     # legend height per sentence (pixels)
-TIMELINE_ROW = 8    # M+ timeline height per sentence (pixels)
+LEGEND_ROW = 18     # legend height per sentence (pixels, at most: see render_overlay_frame)
+TIMELINE_ROW = 8    # M+ timeline height per sentence (pixels, at most)
 #: overlay video codec by file suffix: mp4v for ``.mp4`` (what players and OpenCV read), VP8 for
 #: ``.webm`` (what browsers play; the pip OpenCV wheels cannot encode H.264)
 OVERLAY_FOURCC = {'.mp4': 'mp4v', '.webm': 'VP80'}
@@ -122,10 +122,22 @@ def colour(k: int) -> tuple[int, int, int]:
     return PALETTE[k % len(PALETTE)]
 
 
+def band_rows(height: int, count: int, row: int, share: float, least: int) -> int:
+    """Height of one of ``count`` rows of a band drawn over a frame of ``height`` pixels:
+    ``row`` when the band fits in ``share`` of the frame, else smaller (at least ``least``)."""
+    if count == 0:
+        return 0
+    return max(least, min(row, int(height * share) // count))
+
+
 def render_overlay_frame(frame: np.ndarray, masks: Sequence[np.ndarray], texts: Sequence[str],
                          mplus: Sequence[np.ndarray], t: int) -> np.ndarray:
-    """One overlay frame: a legend (one row per sentence), the frame with every sentence's mask
-    in its colour, and an M+ timeline strip per sentence with a cursor at frame ``t``.
+    """One overlay frame, at the frame's exact size: every sentence's mask in its colour, a
+    legend (one row per sentence) over the top of the frame and an M+ timeline strip per
+    sentence, with a cursor at frame ``t``, over the bottom, both on a darkened band.
+
+    The legend takes at most half the frame's height and the strips a quarter; on a small
+    frame or with many sentences the rows get thinner (legend text is left out below 10 px).
 
     Args:
         frame: uint8 (H, W, 3) RGB.
@@ -135,27 +147,40 @@ def render_overlay_frame(frame: np.ndarray, masks: Sequence[np.ndarray], texts: 
         t: the frame index.
 
     Returns:
-        uint8 (K * LEGEND_ROW + H + K * TIMELINE_ROW, W, 3) RGB.
+        uint8 (H, W, 3) RGB.
     """
     height, width = frame.shape[:2]
     out = frame
     for k, mask in enumerate(masks):
         out = overlay_mask(out, mask, colour(k), alpha=0.45, contour_thickness=1)
-    legend = np.zeros((LEGEND_ROW * len(texts), width, 3), np.uint8)
-    for k, text in enumerate(texts):
-        y = k * LEGEND_ROW
-        cv2.rectangle(legend, (3, y + 4), (13, y + 14), colour(k), -1)
-        cv2.putText(legend, f'{k}: {text}', (18, y + 13), cv2.FONT_HERSHEY_SIMPLEX, 0.38,
-                    (255, 255, 255), 1, cv2.LINE_AA)
-    strips = np.full((TIMELINE_ROW * len(mplus), width, 3), 30, np.uint8)
+    if out is frame:             # no mask drawn: never draw on the caller's frame
+        out = frame.copy()
+    count = len(texts)
+    legend_row = band_rows(height, count, LEGEND_ROW, 0.5, 1)
+    if legend_row:
+        band = out[:legend_row * count]
+        band[:] = band // 3        # darkened, so the text reads on any video
+        for k, text in enumerate(texts):
+            y = k * legend_row
+            box = max(1, min(10, legend_row - 4))
+            cv2.rectangle(out, (3, y + (legend_row - box) // 2),
+                          (3 + box, y + (legend_row - box) // 2 + box), colour(k), -1)
+            if legend_row >= 10:
+                cv2.putText(out, f'{k}: {text}', (18, y + legend_row - 5),
+                            cv2.FONT_HERSHEY_SIMPLEX, 0.38, (255, 255, 255), 1, cv2.LINE_AA)
+    strip_row = band_rows(height, len(mplus), TIMELINE_ROW, 0.25, 2)
+    top = height - strip_row * len(mplus)
     for k, flags in enumerate(mplus):
         num = len(flags)
+        y0 = top + k * strip_row
+        strip = out[y0:y0 + strip_row]
+        strip[:] = 30
         cols = np.minimum((np.arange(width) * num) // width, num - 1)
-        row = strips[k * TIMELINE_ROW + 1:(k + 1) * TIMELINE_ROW - 1]
-        row[:, flags[cols]] = colour(k)
+        inner = strip[1:-1] if strip_row > 2 else strip
+        inner[:, flags[cols]] = colour(k)
         x = min(width - 1, (t * width) // num)
-        strips[k * TIMELINE_ROW:(k + 1) * TIMELINE_ROW, max(0, x - 1):x + 1] = 255
-    return np.concatenate([legend, out, strips])
+        strip[:, max(0, x - 1):x + 1] = 255
+    return out
 
 
 def mask_path(root: Path, k: int, t: int) -> Path:
@@ -191,7 +216,7 @@ def write_overlay(source, root: Path, run: VideoRun, texts: Sequence[str], path:
                          f'(one of {sorted(OVERLAY_FOURCC)})')
     fourcc = OVERLAY_FOURCC[suffix]
     height, width = run.ori_shape
-    size = (width, height + len(texts) * (LEGEND_ROW + TIMELINE_ROW))
+    size = (width, height)      # the overlay keeps the video's exact size
     with atomic_path(path, suffix=suffix) as tmp:
         writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), run.fps, size)
         if not writer.isOpened():
