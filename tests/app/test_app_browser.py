@@ -165,8 +165,9 @@ def test_corrupt_file_then_a_video_in_the_browser(server, browser, tiny_app_file
     WebDriverWait(browser, 60).until(lambda d: d.execute_script(
         'const v = document.querySelector("#overlay video");'
         'return v.readyState >= 1 && v.videoWidth > 0;'))
-    assert browser.execute_script(
-        'return document.querySelector("#overlay video").videoWidth') == 96
+    assert browser.execute_script(   # the overlay keeps the video's exact size
+        'const v = document.querySelector("#overlay video");'
+        'return [v.videoWidth, v.videoHeight]') == [96, 72]
 
     plot = browser.find_element(By.CSS_SELECTOR, '#timeline img')
     assert browser.execute_script('return arguments[0].naturalWidth', plot) > 100
