@@ -2,7 +2,7 @@
 training seeds, with each of the paper's orderings as a paired difference and a verdict.
 
     python benchmarks/synthetic_ablation.py [--rows NAME ...] [--seeds 0 1 2 3 4] [--jobs 2] \
-        [--data-seed 1] [--out benchmarks/results] [--cfg-options KEY=VALUE ...]
+        [--tests TEST ...] [--data-seed 1] [--out benchmarks/results] [--cfg-options KEY=VALUE ...]
     python benchmarks/synthetic_ablation.py --readme     # README block from the committed JSON
 
 Generates the data (``data/synthetic_mevis_m_v<generator version>_seed<N>``) when missing, then
@@ -355,6 +355,17 @@ def finished_runs(work: Path, current: Callable[[str, int], dict] | None = None,
                     continue
             done.append((name, int(seed)))
     return done
+
+
+def selected_tests(tests: tuple[str, ...], only: Sequence[str] | None) -> tuple[str, ...]:
+    """``tests`` (a row's) restricted to ``only`` (``--tests``; ``None``: all); a row with
+    none of them keeps its first, so that every run is trained and tested once."""
+    if only is None:
+        return tests
+    unknown = set(only) - {t for row in ROWS.values() for t in row.tests}
+    if unknown:
+        raise SystemExit(f'--tests: unknown test(s) {sorted(unknown)}')
+    return tuple(t for t in tests if t in only) or tests[:1]
 
 
 def one_seed(seed: int, data_root: str, work: Path, extra: list[str], config: str = TINY,
@@ -776,6 +787,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--rows', nargs='+', choices=list(ROWS), default=list(ROWS))
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
     p.add_argument('--jobs', type=int, default=2)
+    p.add_argument('--tests', nargs='+', default=None, metavar='TEST',
+                   help="only these of each row's tests (e.g. oracle none): the others are "
+                   'left for a later invocation, which adds them to the same runs')
     p.add_argument('--data-seed', type=int, default=1)
     p.add_argument('--data-root', default=None,
                    help='the generated data (default: data/synthetic_mevis_m_v<generator '
@@ -824,7 +838,8 @@ def main(argv: list[str] | None = None) -> int:
              if r not in runs]                                            # earlier invocations
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {(name, s): pool.submit(one_seed, s, data_root, run_dir(work, name, s),
-                                          args.cfg_options, ROWS[name].config, ROWS[name].tests,
+                                          args.cfg_options, ROWS[name].config,
+                                          selected_tests(ROWS[name].tests, args.tests),
                                           current(name, s), args.collect_only)
                    for name, s in runs}
         results: dict[str, dict[int, dict]] = {}

@@ -107,6 +107,18 @@ def test_finished_runs_are_found_when_their_provenance_matches(bench, tmp_path):
         'code.files_sha256', 'iterations']
 
 
+def test_tests_option_selects_each_rows_tests(bench):
+    """--tests keeps a row's tests that it names (in the row's order), keeps a row's first test
+    when it names none of them (every run is trained and tested once) and refuses unknown
+    names."""
+    tgl, baseline = bench.ROWS['tgl'].tests, bench.ROWS['baseline'].tests
+    assert bench.selected_tests(tgl, None) == tgl
+    assert bench.selected_tests(tgl, ['none', 'oracle']) == ('oracle', 'none')
+    assert bench.selected_tests(baseline, ['oracle']) == baseline[:1]
+    with pytest.raises(SystemExit, match='orcale'):
+        bench.selected_tests(tgl, ['orcale'])
+
+
 def test_orderings_are_paired_differences_with_verdicts(bench):
     def rep(scores):
         return _report({('v', str(i), fam): s for i, (fam, s) in enumerate(scores.items())})
