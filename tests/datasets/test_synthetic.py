@@ -411,7 +411,7 @@ def test_multi_object_expressions_with_different_moments(medium):
     from tgl_mm.datasets.oss_effect import oss_changed_share
     from tgl_mm.datasets.synthetic.generate import GENERATOR_VERSION, OSS_CLIPS
     out, info = medium
-    assert info['version'] == GENERATOR_VERSION == 3
+    assert info['version'] == GENERATOR_VERSION == 4
     for split in ('train', 'valid_u'):
         meta = _json(out / split / 'meta_expressions.json')
         mf = load_moments(out / 'moments' / f'{split}.json')

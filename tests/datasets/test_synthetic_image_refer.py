@@ -15,6 +15,7 @@ from tgl_mm.datasets.mevis_io import decode_rle
 from tgl_mm.datasets.refcoco import load_refs_pickle
 from tgl_mm.datasets.synthetic import make_synthetic_mevis_m
 from tgl_mm.datasets.synthetic.image_refer import (
+    SENTENCE_KINDS,
     describe_frame,
     eligible_frames,
     frame_objects,
@@ -80,7 +81,7 @@ def test_sentences_pick_exactly_their_objects():
         for k in eligible_frames(scene)[::3]:
             objects = frame_objects(scene, masks, k)
             by_id = {o.obj_id: o for o in objects}
-            for ref in describe_frame(objects, rng):
+            for ref in describe_frame(objects, rng, SENTENCE_KINDS):
                 n_refs += 1
                 assert all(by_id[o].describable for o in ref.obj_ids)
                 for sentence in ref.sentences:
@@ -91,6 +92,39 @@ def test_sentences_pick_exactly_their_objects():
     assert n_refs > 300
     assert kinds == {'big', 'small', 'leftmost', 'lowest', 'on the left', 'at the top', 'two',
                      'three', 'shape'}
+
+
+def test_sentence_kinds():
+    """The default split names objects by their look only (colour and shape, with count and
+    size), as the video expressions do; each kind adds only its own sentences; an unknown or
+    empty choice is refused."""
+    looks = {f'{c} {s}' for c in COLORS for s in SHAPES}
+    seen = {kind: set() for kind in SENTENCE_KINDS}
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        scene = make_scene(rng, 96, 72, 16, kind=('event', 'motion')[seed % 2])
+        _, masks = render(scene, rng)
+        objects = frame_objects(scene, masks, eligible_frames(scene)[0])
+        default = describe_frame(objects, np.random.default_rng(0))
+        assert default == describe_frame(objects, np.random.default_rng(0), ('look',))
+        for ref in default:
+            for sentence in ref.sentences:
+                assert any(look in sentence or look + 'es' in sentence or look + 's' in sentence
+                           for look in looks), sentence
+                assert not {'left', 'right', 'top', 'bottom', 'lowest', 'leftmost', 'rightmost',
+                            'topmost', 'shape'} & set(sentence.split()), sentence
+        for kind in SENTENCE_KINDS:
+            seen[kind] |= {s for r in describe_frame(objects, np.random.default_rng(0), (kind,))
+                           for s in r.sentences}
+    assert any('shape' in s for s in seen['colour'])
+    assert any('lowest' in s or 'left' in s or 'top' in s for s in seen['position'])
+    assert all(not any(c in s.split() for c in COLORS) for s in seen['shape'])
+    for bad in ((), ('look', 'size')):
+        with pytest.raises(ValueError, match='sentence kinds'):
+            describe_frame([], np.random.default_rng(0), bad)
+        with pytest.raises(ValueError, match='image_sentence_kinds'):
+            make_synthetic_mevis_m('/nonexistent/x', image_sentence_kinds=bad, progress=False,
+                                   log=None)
 
 
 def test_frames_show_what_the_sentences_say():
@@ -115,7 +149,7 @@ def test_frames_show_what_the_sentences_say():
                     assert o.color == ev.color != obj.color
                     seen_event_colour = True
         for k in ok[:4]:
-            for ref in describe_frame(frame_objects(scene, masks, k), rng):
+            for ref in describe_frame(frame_objects(scene, masks, k), rng, SENTENCE_KINDS):
                 for s in ref.sentences:
                     assert not {'moving', 'flash', 'turns', 'grows', 'ring', 'jumping'} & \
                         set(s.split()), s

@@ -23,7 +23,7 @@ def test_stage1_runs_without_moments_or_families(tmp_path):
     from tgl_mm.registry import DATASETS
 
     data = tmp_path / 'syn'
-    make_synthetic_mevis_m(data, seed=2, num_videos=2, num_valid_u=1, num_valid=1, size=64,
+    make_synthetic_mevis_m(data, seed=2, num_videos=5, num_valid_u=1, num_valid=1, size=64,
                            min_frames=8, max_frames=10, progress=False, log=None)
     removed = [*data.glob('moments/*.json'), *data.glob('*/expression_families.json'),
                *data.glob('*/meta_expressions.json'), *data.glob('*/mask_dict.json'),

@@ -24,6 +24,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument('--image-frames-per-video', type=int, default=3,
                    help='frames per train / valid_u video in the referring-image split '
                         '(image_refer/, the stage-1 data); 0: none')
+    p.add_argument('--image-sentences', nargs='+', default=['look'],
+                   choices=['look', 'shape', 'colour', 'position'],
+                   help='kinds of sentence in the image split: look (colour and shape, with '
+                        'count and size; the default, as the video expressions name objects), '
+                        'shape, colour, position (docs/tiny_recipe.md: what stage 1 learns '
+                        'from each)')
     p.add_argument('--overwrite', action='store_true', help='replace an existing --out-dir')
     p.add_argument('--skip-existing', action='store_true',
                    help='do nothing if --out-dir already holds a generated dataset')
@@ -42,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             args.out_dir, seed=args.seed, num_videos=args.num_videos,
             num_valid_u=args.num_valid_u, num_valid=args.num_valid, size=args.size,
             min_frames=args.min_frames, max_frames=args.max_frames,
-            image_frames_per_video=args.image_frames_per_video, overwrite=args.overwrite,
+            image_frames_per_video=args.image_frames_per_video,
+            image_sentence_kinds=args.image_sentences, overwrite=args.overwrite,
             progress=not args.no_progress)
     except (FileExistsError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)

@@ -32,7 +32,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
@@ -44,10 +44,17 @@ from tgl_mm.utils.fileio import atomic_dump_json
 
 from ..moments import ExpressionMoments, mask_to_spans, moments_to_json, spans_to_mask
 from ..oss_effect import oss_changed_share
-from .image_refer import IMAGE_REFER_DIR, ImageRefs, image_refs_for_video, write_image_refer
+from .image_refer import (
+    DEFAULT_SENTENCE_KINDS,
+    IMAGE_REFER_DIR,
+    SENTENCE_KINDS,
+    ImageRefs,
+    image_refs_for_video,
+    write_image_refer,
+)
 from .scene import EVENT_POSITIONS, EXITS, FAMILIES, Scene, SceneObject, make_scene, render
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4   # 4: the image split's sentences name objects by their look only
 #: the recipe's training clips, as :func:`oss_changed_share` samples them for ``info.json``
 OSS_CLIPS = dict(clips_per_expression=8, clip_frames=4, mplus_ratio=0.5, seed=0)
 SPLIT_CODES = {'train': 0, 'valid_u': 1, 'valid': 2}
@@ -105,7 +112,8 @@ def _jpeg(frame: np.ndarray, quality: int, where: str) -> bytes:
 
 def _write_split(root: Path, split: str, n_videos: int, seed: int, width: int, height: int,
                  min_frames: int, max_frames: int, quality: int, progress: bool,
-                 image_frames: int = 0) -> dict:
+                 image_frames: int = 0,
+                 image_kinds: Sequence[str] = DEFAULT_SENTENCE_KINDS) -> dict:
     meta, mask_dict, families, objects = {}, {}, {}, {}
     moments: dict[str, dict[str, ExpressionMoments]] = {}
     num_frames: dict[str, int] = {}
@@ -134,7 +142,7 @@ def _write_split(root: Path, split: str, n_videos: int, seed: int, width: int, h
             # the image split reads the rendered frames and the objects only (own generator)
             image_rng = np.random.default_rng([seed, SPLIT_CODES[split], idx, 1_000_003])
             image_refs += image_refs_for_video(vid, scene, frames, masks, image_rng,
-                                               image_frames)
+                                               image_frames, image_kinds)
         anno_of = {}
         for obj in scene.objects:
             anno_of[obj.obj_id] = str(anno_counter)
@@ -213,6 +221,7 @@ def make_synthetic_mevis_m(out_dir: str | os.PathLike, *, seed: int = 0, num_vid
                            num_valid_u: int = 24, num_valid: int = 10, size: int = 160,
                            aspect: float = 4 / 3, min_frames: int = 20, max_frames: int = 28,
                            jpeg_quality: int = 92, image_frames_per_video: int = 3,
+                           image_sentence_kinds: Sequence[str] = DEFAULT_SENTENCE_KINDS,
                            overwrite: bool = False,
                            progress: bool = True,
                            log: Callable[[str], None] | None = print) -> dict:
@@ -228,6 +237,8 @@ def make_synthetic_mevis_m(out_dir: str | os.PathLike, *, seed: int = 0, num_vid
         jpeg_quality: JPEG quality of the frames.
         image_frames_per_video: frames per train / valid_u video in the referring-image split
             (``image_refer/``, :mod:`.image_refer`); 0: no image split.
+        image_sentence_kinds: the kinds of sentence the image split writes
+            (:data:`~.image_refer.SENTENCE_KINDS`; default: the objects' look only).
         overwrite: replace an existing ``out_dir``.
         progress: tqdm progress bars.
         log: where to print the statistics (``None``: silent).
@@ -239,6 +250,9 @@ def make_synthetic_mevis_m(out_dir: str | os.PathLike, *, seed: int = 0, num_vid
         raise ValueError(f'need 4 <= min_frames <= max_frames, got {min_frames}, {max_frames}')
     if image_frames_per_video < 0:
         raise ValueError(f'image_frames_per_video must be >= 0, got {image_frames_per_video}')
+    if not image_sentence_kinds or set(image_sentence_kinds) - set(SENTENCE_KINDS):
+        raise ValueError(f'image_sentence_kinds must be a non-empty subset of {SENTENCE_KINDS}, '
+                         f'got {tuple(image_sentence_kinds)}')
     if min(num_videos, num_valid_u, num_valid) < 1:
         raise ValueError('every split needs at least one video')
     if out_dir.exists() and not overwrite:
@@ -253,7 +267,8 @@ def make_synthetic_mevis_m(out_dir: str | os.PathLike, *, seed: int = 0, num_vid
         for split, n in (('train', num_videos), ('valid_u', num_valid_u), ('valid', num_valid)):
             res = _write_split(stage, split, n, seed, width, height, min_frames, max_frames,
                                jpeg_quality, progress,
-                               image_frames_per_video if split in IMAGE_SPLITS else 0)
+                               image_frames_per_video if split in IMAGE_SPLITS else 0,
+                               tuple(image_sentence_kinds))
             if res['image_refs']:
                 image_splits[IMAGE_SPLITS[split]] = res['image_refs']
             meta = {'videos': res['meta']}
@@ -293,7 +308,8 @@ def make_synthetic_mevis_m(out_dir: str | os.PathLike, *, seed: int = 0, num_vid
                                   num_valid=num_valid, width=width, height=height,
                                   min_frames=min_frames, max_frames=max_frames,
                                   jpeg_quality=jpeg_quality,
-                                  image_frames_per_video=image_frames_per_video),
+                                  image_frames_per_video=image_frames_per_video,
+                                  image_sentence_kinds=list(image_sentence_kinds)),
                     statistics=summary)
         if image_splits:
             counts = write_image_refer(stage / IMAGE_REFER_DIR, image_splits,
