@@ -1,8 +1,9 @@
 # Referring-image pretraining of the tiny TGL model: the paper's RefCOCO step (A.3: SAMWISE and
 # TGL pretrain on RefCOCO/+/g before MeViS-M) on the synthetic referring-image split, the RefCOCO
 # stand-in that tools/data/make_synthetic_mevis_m.py writes into <data>/image_refer/ (refer-toolkit
-# layout, read by RefCOCODataset): single frames of the train videos with sentences about what each
-# frame shows (shape, colour, size, position, count), built from the rendered objects -- not from
+# layout, read by RefCOCODataset): single frames of the train videos with sentences that name the
+# objects each frame shows by their look (colour and shape, count, size; the generator's default
+# --image-sentences look, docs/datasets.md), built from the rendered objects -- not from
 # the video expressions, their moments or families, which this stage never reads. Each image is a
 # one-frame pseudo-clip, all M+; validation on the split's `val` refs (frames of valid_u videos).
 # Starts from the stage-0 tiny SAM2 like the tiny config; the trained adapter, prompt and head are
