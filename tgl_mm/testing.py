@@ -26,3 +26,16 @@ def tiny_tgl_config(text_dir: str | os.PathLike, image_size: int = 64, text_dim:
         options['model.test_cfg.chunk_size'] = chunk_size
     cfg.merge_from_dict(options)
     return cfg
+
+
+def with_random_tam(config: str | os.PathLike, seed: int = 1):
+    """The model of ``config`` (a dumped :func:`tiny_tgl_config`, text width 32) built with a
+    randomly initialised Temporal Alignment Module (``torch.manual_seed(seed)`` first)."""
+    import torch
+
+    from tgl_mm.apis import init_model
+    cfg = Config.fromfile(str(config))
+    cfg.model.tam = dict(type='TemporalAlignmentModule', in_channels=128, text_dim=32,
+                         embed_dim=32, num_heads=4)
+    torch.manual_seed(seed)
+    return init_model(cfg)

@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 
 from tgl_mm.apis import init_model
 from tgl_mm.app.examples import write_mp4
 from tgl_mm.datasets.synthetic import random_video
 from tgl_mm.models.backbones.text_encoder import save_tiny_text_encoder
-from tgl_mm.testing import tiny_tgl_config
+from tgl_mm.testing import tiny_tgl_config, with_random_tam
 
 REPO = Path(__file__).resolve().parents[2]
 NUM_FRAMES = 12
@@ -48,8 +47,4 @@ def tiny_app_files(tmp_path_factory) -> dict:
 @pytest.fixture(scope='session')
 def tiny_tam_model(tiny_app_files):
     """The tiny TGL of ``tiny_app_files`` with a (random-init) Temporal Alignment Module."""
-    cfg = Config.fromfile(str(tiny_app_files['config']))
-    cfg.model.tam = dict(type='TemporalAlignmentModule', in_channels=128, text_dim=32,
-                         embed_dim=32, num_heads=4)
-    torch.manual_seed(1)
-    return init_model(cfg)
+    return with_random_tam(tiny_app_files['config'])

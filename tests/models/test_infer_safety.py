@@ -12,10 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
-from mmengine.config import Config
 
-from tgl_mm.apis import init_model, segment_video
+from tgl_mm.apis import segment_video
 from tgl_mm.apis.grounding_choice import (
     NO_TAM_WARNING,
     check_spans_used,
@@ -26,13 +24,11 @@ from tgl_mm.apis.output_dir import OutputBusyError, OutputLock
 from tgl_mm.apis.streaming import clean_texts, long_sentence_warnings
 from tgl_mm.apis.video_io import FolderSource, natural_key, open_frames
 from tgl_mm.apis.video_outputs import infer_video, parse_spans, read_texts_file
-from tgl_mm.models.backbones.text_encoder import save_tiny_text_encoder
-from tgl_mm.testing import tiny_tgl_config
+from tgl_mm.testing import with_random_tam
 from tgl_mm.utils.cli import SIGTERM_STATUS, sigterm_exits
 
 REPO = Path(__file__).resolve().parents[2]
 NUM_FRAMES = 10
-FPS = 8
 
 
 def load_tool(name: str = 'infer'):
@@ -43,33 +39,13 @@ def load_tool(name: str = 'infer'):
 
 
 @pytest.fixture(scope='module')
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp('infer_safety')
-    text_dir = save_tiny_text_encoder(root / 'bert', 'bert', hidden_size=32, num_layers=4)
-    cfg = tiny_tgl_config(text_dir)
-    config = root / 'tiny.py'
-    cfg.dump(str(config))
-    torch.manual_seed(0)
-    model = init_model(cfg)
-    ckpt = root / 'tiny.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
-    video = root / 'clip.mp4'
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'), FPS, (56, 40))
-    for i in range(NUM_FRAMES):
-        frame = np.full((40, 56, 3), 30, np.uint8)
-        frame[8:20, 2 + 4 * i:14 + 4 * i] = (60, 80, 220)
-        writer.write(frame)
-    writer.release()
-    return dict(root=root, config=config, ckpt=ckpt, video=video, model=model, cfg=cfg)
+def setup(tiny_infer_files):
+    return tiny_infer_files
 
 
 @pytest.fixture(scope='module')
 def tam_model(setup):
-    cfg = Config.fromfile(str(setup['config']))
-    cfg.model.tam = dict(type='TemporalAlignmentModule', in_channels=128, text_dim=32,
-                         embed_dim=32, num_heads=4)
-    torch.manual_seed(1)
-    return init_model(cfg)
+    return with_random_tam(setup['config'])
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:

@@ -6,9 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
-from tgl_mm.apis import init_model
 from tgl_mm.apis.video_io import VideoInputError
 from tgl_mm.apis.video_outputs import (
     colour,
@@ -18,8 +16,6 @@ from tgl_mm.apis.video_outputs import (
     read_texts_file,
     render_overlay_frame,
 )
-from tgl_mm.models.backbones.text_encoder import save_tiny_text_encoder
-from tgl_mm.testing import tiny_tgl_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,24 +28,8 @@ def load_tool():
 
 
 @pytest.fixture(scope='module')
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp('infer')
-    text_dir = save_tiny_text_encoder(root / 'bert', 'bert', hidden_size=32, num_layers=4)
-    cfg = tiny_tgl_config(text_dir)
-    config = root / 'tiny.py'
-    cfg.dump(str(config))
-    torch.manual_seed(0)
-    model = init_model(cfg)
-    ckpt = root / 'tiny.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
-    video = root / 'clip.mp4'
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'), 8, (56, 40))
-    for i in range(10):
-        frame = np.full((40, 56, 3), 30, np.uint8)
-        frame[8:20, 2 + 4 * i:14 + 4 * i] = (60, 80, 220)
-        writer.write(frame)
-    writer.release()
-    return dict(root=root, config=config, ckpt=ckpt, video=video, model=model)
+def setup(tiny_infer_files):
+    return tiny_infer_files
 
 
 def test_infer_tool_writes_three_outputs(setup, tmp_path):

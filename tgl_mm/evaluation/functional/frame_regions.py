@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from tgl_mm.datasets.moments import spans_to_mask
+
 #: the regions, in the order tables show them
 REGIONS = ('mplus', 'near', 'far')
 
@@ -21,12 +23,13 @@ def distance_to_moment(spans: Sequence[Sequence[int]], num_frames: int) -> np.nd
     (no frame of the video is in the moment)."""
     if num_frames < 0:
         raise ValueError(f'num_frames must be >= 0, got {num_frames}')
-    inside = np.zeros(num_frames, dtype=bool)
+    clipped = []
     for span in spans:
         start, end = int(span[0]), int(span[1])
         if start > end:
             raise ValueError(f'span {list(span)}: start after end')
-        inside[max(start, 0):min(end, num_frames - 1) + 1] = True
+        clipped.append((max(start, 0), min(end, num_frames - 1)))
+    inside = spans_to_mask(clipped, num_frames)
     if not inside.any():
         return np.full(num_frames, num_frames, dtype=np.int64)
     idx = np.arange(num_frames)
