@@ -33,10 +33,9 @@ from mmengine.registry import init_default_scope
 from torch.utils.data import DataLoader, Dataset
 
 from tgl_mm.datasets import MeViSDataset
-from tgl_mm.datasets.mevis_io import decode_rle, load_mask_dict, load_meta_expressions
-from tgl_mm.datasets.moments import load_moments
 from tgl_mm.datasets.synthetic import make_synthetic_mevis_m
 from tgl_mm.datasets.transforms.loading import read_rgb
+from tgl_mm.formats import decode_rle, load_mask_dict, load_meta_expressions, load_moments
 
 
 def pipeline_cfg(num_frames: int, img_size: int, load: bool = True) -> list[dict]:

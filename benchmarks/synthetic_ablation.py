@@ -811,8 +811,8 @@ def main(argv: list[str] | None = None) -> int:
                    ' from OUT/synthetic_ablation.json, and exit')
     args = p.parse_args(argv)
     sys.path.insert(0, str(REPO))
+    from tgl_mm.analysis.rule_baselines import score_rules
     from tgl_mm.datasets.synthetic.generate import GENERATOR_VERSION
-    from tgl_mm.datasets.synthetic.rules import score_rules
     from tgl_mm.utils.fileio import atomic_dump_json, atomic_write_text
 
     out = REPO / args.out

@@ -159,8 +159,8 @@ def build_train_dataset(rel_path: str, data_root: Path, lazy: bool = False):
 
 def pipeline_steps(dataset) -> tuple[Any, Any]:
     """The built frame sampler and OSS step of a dataset's pipeline."""
-    from tgl_mm.datasets.samplers import BaseFrameSampler
     from tgl_mm.datasets.transforms import ObjectSelectiveSupervision
+    from tgl_mm.datasets.transforms.frame_sampling import BaseFrameSampler
 
     steps = dataset.pipeline.transforms
     sampler = [t for t in steps if isinstance(t, BaseFrameSampler)]

@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tgl_mm.datasets.mevis_io import DataFormatError
 from tgl_mm.evaluation.ref_davis import evaluate_ref_davis17
+from tgl_mm.formats import DataFormatError
 from tgl_mm.utils.fileio import atomic_dump_json
 
 

@@ -14,9 +14,9 @@ import argparse
 import os
 import sys
 
-from tgl_mm.datasets.mevis_io import DataFormatError
 from tgl_mm.evaluation.offline import PredictionError, evaluate_predictions
 from tgl_mm.evaluation.report import write_report
+from tgl_mm.formats import DataFormatError
 from tgl_mm.utils.cli import add_debug_flag, run_tool
 
 

@@ -93,7 +93,7 @@ def test_documented_child_override(tmp_path):
 def test_moment_schema_matches_the_parser():
     import json
 
-    from tgl_mm.datasets.moments import MOMENT_FORMAT, MOMENT_VERSION
+    from tgl_mm.formats import MOMENT_FORMAT, MOMENT_VERSION
     schema = json.loads((CFG_DIR.parents[2] / 'docs' / 'moments_schema.json').read_text())
     assert schema['properties']['format']['const'] == MOMENT_FORMAT
     assert schema['properties']['version']['const'] == MOMENT_VERSION

@@ -12,7 +12,7 @@ import torch
 from mmengine.dataset import pseudo_collate
 
 from tgl_mm.datasets import MeViSDataset
-from tgl_mm.datasets.mevis_io import DataFormatError
+from tgl_mm.formats import DataFormatError
 from tgl_mm.registry import DATASETS
 from tgl_mm.structures import VideoDataSample
 
@@ -206,7 +206,7 @@ class _AllFrames:
     """Stand-in first step: every frame (so the corrupt frame is always read)."""
 
     def __call__(self, results):
-        from tgl_mm.datasets.samplers import AllFramesSampler
+        from tgl_mm.datasets.transforms.frame_sampling import AllFramesSampler
         out = AllFramesSampler()(results)
         out['frame_inds'] = out['frame_inds'][:4]
         out['gt_mplus'] = out['gt_mplus'][:4]
@@ -272,7 +272,7 @@ def test_rle_size_differs_from_frame_named_at_fetch(mevis_root, fx):
 
 def test_families_keep_only_the_tagged_expressions(tmp_path):
     from tgl_mm.datasets.synthetic import make_synthetic_mevis_m
-    from tgl_mm.evaluation.families import FAMILIES_FILE, load_families
+    from tgl_mm.formats import FAMILIES_FILE, load_families
     root = tmp_path / 'syn'
     make_synthetic_mevis_m(root, num_videos=4, num_valid_u=1, num_valid=1, size=64,
                            min_frames=6, max_frames=8, progress=False, log=None)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tgl_mm.datasets.moments import ExpressionMoments
 from tgl_mm.datasets.oss_effect import oss_changed_share
+from tgl_mm.formats import ExpressionMoments
 
 
 def _exp(*spans):

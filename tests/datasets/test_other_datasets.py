@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tgl_mm.datasets import RefCOCODataset, RefDAVIS17Dataset, RefYouTubeVOSDataset
-from tgl_mm.datasets.mevis_io import DataFormatError
+from tgl_mm.formats import DataFormatError
 
 
 def test_ref_ytvos_train_palette_masks(tmp_path, fx):

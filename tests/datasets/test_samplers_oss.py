@@ -4,14 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tgl_mm.datasets.moments import spans_to_mask
-from tgl_mm.datasets.samplers import (
+from tgl_mm.datasets.transforms import ObjectSelectiveSupervision
+from tgl_mm.datasets.transforms.frame_sampling import (
     AllFramesSampler,
     MomentAwareFrameSampler,
     RandomFrameSampler,
     moment_flags,
 )
-from tgl_mm.datasets.transforms import ObjectSelectiveSupervision
+from tgl_mm.formats import spans_to_mask
 from tgl_mm.registry import TRANSFORMS
 
 

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from tgl_mm.datasets import MeViSDataset
-from tgl_mm.datasets.moments import check_moment_file, spans_to_mask
 from tgl_mm.datasets.synthetic import make_scene, make_synthetic_mevis_m, random_video, render
 from tgl_mm.datasets.synthetic.scene import (
     EVENT_LENGTH,
@@ -20,6 +19,7 @@ from tgl_mm.datasets.synthetic.scene import (
     MOVES,
     shape_mask,
 )
+from tgl_mm.formats import check_moment_file, spans_to_mask
 
 SMALL = dict(num_videos=5, num_valid_u=2, num_valid=2, size=64, min_frames=10, max_frames=12,
              progress=False, log=None)
@@ -407,9 +407,9 @@ def test_multi_object_expressions_with_different_moments(medium):
     objects, and in at least half of those the objects' moments differ (counted from the written
     files); info.json reports the same shares and the share of training clips whose targets OSS
     changes, as oss_changed_share computes it from the moment file."""
-    from tgl_mm.datasets.moments import load_moments
     from tgl_mm.datasets.oss_effect import oss_changed_share
     from tgl_mm.datasets.synthetic.generate import GENERATOR_VERSION, OSS_CLIPS
+    from tgl_mm.formats import load_moments
     out, info = medium
     assert info['version'] == GENERATOR_VERSION == 4
     for split in ('train', 'valid_u'):

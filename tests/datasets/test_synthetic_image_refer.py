@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from tgl_mm.datasets import RefCOCODataset
-from tgl_mm.datasets.mevis_io import decode_rle
 from tgl_mm.datasets.refcoco import load_refs_pickle
 from tgl_mm.datasets.synthetic import make_synthetic_mevis_m
 from tgl_mm.datasets.synthetic.image_refer import (
@@ -22,6 +21,7 @@ from tgl_mm.datasets.synthetic.image_refer import (
     image_refs_for_video,
 )
 from tgl_mm.datasets.synthetic.scene import COLORS, SHAPES, make_scene, render
+from tgl_mm.formats import decode_rle
 
 NUMBERS = {'two': 2, 'three': 3, 'four': 4, 'five': 5}
 SIDES = {'leftmost': ('x', min), 'rightmost': ('x', max), 'topmost': ('y', min),

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from tgl_mm.datasets.mask_store import RLEStore
-from tgl_mm.datasets.mevis_io import DataFormatError
 from tgl_mm.datasets.transforms import (
     LoadExpressionMasks,
     LoadVideoFrames,
@@ -17,6 +16,7 @@ from tgl_mm.datasets.transforms import (
     keep_ratio_shape,
     swap_left_right,
 )
+from tgl_mm.formats import DataFormatError
 from tgl_mm.structures import VideoDataSample
 
 

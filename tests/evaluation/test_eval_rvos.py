@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from tgl_mm.datasets.mevis_io import DataFormatError
 from tgl_mm.evaluation.functional import j_and_f_reference
-from tgl_mm.evaluation.mask_io import mask_to_png
 from tgl_mm.evaluation.offline import PredictionError, evaluate_predictions
+from tgl_mm.formats import DataFormatError, mask_to_png
 
 REPO = Path(__file__).resolve().parents[2]
 H, W = 12, 16

@@ -9,10 +9,10 @@ from tgl_mm.evaluation.functional import (
     keyframe_top1_accuracy,
     keyframe_top1_hits,
     moment_retrieval_metrics,
-    mplus_to_spans,
     spans_to_windows,
     temporal_iou,
 )
+from tgl_mm.formats import mask_to_spans
 
 
 def _pred(qid, windows):
@@ -90,9 +90,9 @@ def test_equal_scores_keep_the_listed_order():
 def test_frame_span_helpers():
     assert spans_to_windows([[3, 5], [7, 7]]) == [[3.0, 6.0], [7.0, 8.0]]
     assert spans_to_windows([[3, 5]], fps=2) == [[1.5, 3.0]]
-    assert mplus_to_spans([0, 1, 1, 0, 1]) == [[1, 2], [4, 4]]
-    assert mplus_to_spans(torch.tensor([True, True])) == [[0, 1]]
-    assert mplus_to_spans(np.zeros(4, bool)) == []
+    assert mask_to_spans([0, 1, 1, 0, 1]) == [[1, 2], [4, 4]]
+    assert mask_to_spans(torch.tensor([True, True])) == [[0, 1]]
+    assert mask_to_spans(np.zeros(4, bool)) == []
     with pytest.raises(ValueError, match='ends before'):
         spans_to_windows([[5, 3]])
     # inclusive frame spans [0, 9] vs [5, 9]: windows [0, 10) and [5, 10) -> IoU 0.5

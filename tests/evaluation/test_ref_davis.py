@@ -7,9 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tgl_mm.datasets.mevis_io import ExpressionMeta, VideoMeta
 from tgl_mm.evaluation.functional import j_and_f_reference
-from tgl_mm.evaluation.mask_io import mask_to_png
 from tgl_mm.evaluation.ref_davis import (
     davis_palette,
     evaluate_ref_davis17,
@@ -19,6 +17,7 @@ from tgl_mm.evaluation.ref_davis import (
     unsupervised_video_scores,
     write_label_png,
 )
+from tgl_mm.formats import ExpressionMeta, VideoMeta, mask_to_png
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from tgl_mm.datasets.moments import load_moments
 from tgl_mm.evaluation.offline import evaluate_predictions
 from tgl_mm.evaluation.report import attach_moments, load_report, write_report
+from tgl_mm.formats import load_moments
 from tgl_mm.visualization.report_figures import (
     coverage_bins,
     plot_grounding_timeline,

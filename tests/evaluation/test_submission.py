@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tgl_mm.evaluation.mask_io import write_expression_masks
 from tgl_mm.evaluation.submission import SubmissionError, pack_mevis_valid, pack_ref_ytvos_valid
+from tgl_mm.formats import write_expression_masks
 
 REPO = Path(__file__).resolve().parents[2]
 

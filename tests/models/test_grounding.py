@@ -11,7 +11,6 @@ from tgl_mm.models.grounding import (
     OracleGrounding,
     TAMGrounding,
     largest_span,
-    spans_to_mask,
     topk_mask,
     windows_to_mask,
 )
@@ -34,7 +33,6 @@ def write_jsonl(path, records):
 
 
 def test_span_ops():
-    assert spans_to_mask([[2, 4]], 8).nonzero().flatten().tolist() == [2, 3, 4]
     # half-open windows with fractional bounds (seconds x fps)
     assert windows_to_mask([[1.5, 3.0]], 6).nonzero().flatten().tolist() == [2]
     scores = torch.tensor([0.1, 0.9, 0.5, 0.9, 0.2])

@@ -10,7 +10,6 @@ import pytest
 from tgl_mm.apis.video_io import VideoInputError
 from tgl_mm.apis.video_outputs import (
     colour,
-    flags_to_spans,
     infer_video,
     parse_spans,
     read_texts_file,
@@ -101,7 +100,6 @@ def test_texts_file_and_spans(tmp_path):
     assert parse_spans('0-2, 5', 6).tolist() == [True, True, True, False, False, True]
     with pytest.raises(ValueError, match='not "a-b"'):
         parse_spans('x-2', 6)
-    assert flags_to_spans(np.array([1, 1, 0, 1], bool)) == [[0, 1], [3, 3]]
 
 
 def test_overlay_frame_layout():

@@ -42,6 +42,7 @@ from tgl_mm.apis.streaming import (
     segment_expressions,
 )
 from tgl_mm.apis.video_io import FrameSource, open_frames
+from tgl_mm.formats import mask_to_spans
 from tgl_mm.utils.fileio import atomic_dump_json, atomic_path
 from tgl_mm.visualization.overlay import PALETTE, overlay_mask
 
@@ -86,13 +87,6 @@ def parse_spans(spec: str, num_frames: int, what: str = '--mplus') -> np.ndarray
     if not flags.any():
         raise ValueError(f'{what} {spec!r} selects no frame')
     return flags
-
-
-def flags_to_spans(flags: np.ndarray) -> list[list[int]]:
-    """``[[a, b], ...]`` inclusive runs of True in a bool (T,) array."""
-    padded = np.concatenate([[False], np.asarray(flags, bool), [False]])
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
-    return [[int(a), int(b) - 1] for a, b in zip(edges[::2], edges[1::2])]
 
 
 def read_texts_file(path: str | os.PathLike) -> list[str]:
@@ -245,7 +239,7 @@ def result_record(source_name: str, texts: Sequence[str], run: VideoRun, groundi
         sentences.append(dict(
             index=k, text=text, mask_dir=f'masks/{k}',
             mplus_frames=[int(t) for t in np.flatnonzero(run.mplus[k])],
-            mplus_spans=flags_to_spans(run.mplus[k]),
+            mplus_spans=mask_to_spans(run.mplus[k]),
             object_scores=[round(float(s), 4) for s in run.object_scores[k]],
             frame_scores=None if scores is None else [round(float(s), 4) for s in scores]))
     total = timings.get('total', 0.0)
@@ -353,6 +347,6 @@ def infer_video(model: torch.nn.Module, source: str | os.PathLike | FrameSource,
 
 
 __all__ = ['OVERLAY_FOURCC', 'OUTPUT_NAMES', 'infer_video', 'parse_span', 'parse_spans',
-           'flags_to_spans', 'read_texts_file',
+           'read_texts_file',
            'render_overlay_frame', 'write_overlay', 'result_record', 'mask_path', 'read_mask',
            'write_mask']

@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tgl_mm.apis.video_outputs import flags_to_spans
 from tgl_mm.datasets.synthetic import random_video
+from tgl_mm.formats import mask_to_spans
 from tgl_mm.utils.fileio import atomic_path
 
 
@@ -82,7 +82,7 @@ def make_examples(folder: str | os.PathLike, count: int = 3, seed: int = 0,
             for moments in expression.moments.values():
                 for a, b in moments:
                     flags[a:b + 1] = True
-            spans.append(','.join(f'{a}-{b}' for a, b in flags_to_spans(flags)))
+            spans.append(','.join(f'{a}-{b}' for a, b in mask_to_spans(flags)))
         name = f'synthetic {index}: {kind} scene'
         video = write_mp4(frames, folder / f'synthetic_{index}.mp4')
         examples.append(Example(name, video, [e.text for e in chosen], spans))

@@ -3,16 +3,23 @@
 Importing this package registers every dataset (``DATASETS``) and transform / frame sampler
 (``TRANSFORMS``) in the ``tgl_mm`` scope.
 """
-from . import samplers, synthetic, transforms  # noqa: F401  (register)
+from tgl_mm.formats import (
+    DataFormatError,
+    ExpressionMeta,
+    ExpressionMoments,
+    MomentFile,
+    VideoMeta,
+    load_moments,
+    validate_moments,
+)
+
+from . import synthetic, transforms  # noqa: F401  (register)
 from .base_rvos_dataset import BaseRVOSDataset
 from .mask_store import RLEStore
 from .mevis import MeViSDataset, MeViSObjectTracks
-from .mevis_io import DataFormatError, ExpressionMeta, VideoMeta
-from .moments import ExpressionMoments, MomentFile, load_moments, validate_moments
 from .ref_davis17 import RefDAVIS17Dataset
 from .ref_ytvos import RefYouTubeVOSDataset
 from .refcoco import RefCOCODataset
-from .samplers import AllFramesSampler, MomentAwareFrameSampler, RandomFrameSampler
 from .transforms import (
     LoadExpressionMasks,
     LoadVideoFrames,
@@ -22,6 +29,7 @@ from .transforms import (
     VideoRandomFlip,
     VideoResizePad,
 )
+from .transforms.frame_sampling import AllFramesSampler, MomentAwareFrameSampler, RandomFrameSampler
 from .video_batch_sampler import VideoBatchSampler
 from .wrappers import ConcatDataset
 

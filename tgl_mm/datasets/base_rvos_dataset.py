@@ -10,15 +10,18 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
-from .mask_store import RLEStore
-from .mevis_io import DataFormatError, ExpressionMeta, VideoMeta
-from .moments import (
+from tgl_mm.formats import (
+    DataFormatError,
+    ExpressionMeta,
     ExpressionMoments,
     MomentFile,
+    VideoMeta,
     check_moment_ids,
     load_moments,
     validate_expression_moments,
 )
+
+from .mask_store import RLEStore
 from .pipeline_settings import apply_pipeline_settings
 from .sample_rng import RNG_KEY, SampleIndex
 from .sentence_swap import apply_sentence_swap

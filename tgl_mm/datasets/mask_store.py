@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from .mevis_io import DataFormatError, decode_counts, rle_size
+from tgl_mm.formats import DataFormatError, decode_counts, rle_size
 
 
 class RLEStore:
@@ -87,7 +87,7 @@ class RLEStore:
         Args:
             row: the row.
             size: ``(H, W)`` of the frame; an RLE of another size raises
-                :class:`~tgl_mm.datasets.mevis_io.DataFormatError` with ``context`` (keyword
+                :class:`~tgl_mm.formats.DataFormatError` with ``context`` (keyword
                 arguments of the error: file, video, expression, anno_id, frame).
         """
         h, w = int(size[0]), int(size[1])

@@ -8,18 +8,19 @@ from typing import Any
 
 from mmengine.logging import print_log
 
-from tgl_mm.evaluation.families import FAMILIES_FILE, load_families
-from tgl_mm.registry import DATASETS
-
-from .base_rvos_dataset import BaseRVOSDataset
-from .mevis_io import (
+from tgl_mm.formats import (
+    FAMILIES_FILE,
     DataFormatError,
     ExpressionMeta,
     VideoMeta,
     check_expression_annotations,
+    load_families,
     load_mask_dict,
     load_meta_expressions,
 )
+from tgl_mm.registry import DATASETS
+
+from .base_rvos_dataset import BaseRVOSDataset
 
 
 @DATASETS.register_module()

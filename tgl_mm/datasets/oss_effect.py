@@ -4,7 +4,7 @@ OSS (paper §4.4, :class:`~tgl_mm.datasets.transforms.ObjectSelectiveSupervision
 referred object from a clip's target when the object's moment misses every sampled frame. It can
 only act on expressions whose objects have different moments, and only on the clips that miss one
 of them. :func:`oss_changed_share` measures how often that happens: it draws clips with the
-recipe's frame sampler (by default :class:`~tgl_mm.datasets.samplers.MomentAwareFrameSampler`,
+recipe's frame sampler (by default :class:`~.transforms.frame_sampling.MomentAwareFrameSampler`,
 ``num_frames=4``, ``mplus_ratio=0.5``) for every expression with object-level moments and counts
 the clips whose target OSS changes. Pure: reads parsed moments, draws from its own seeded
 generator, writes nothing.
@@ -15,8 +15,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .moments import ExpressionMoments
-from .samplers.moment_sampler import MomentAwareFrameSampler
+from tgl_mm.formats import ExpressionMoments
+
+from .transforms.frame_sampling.moment_sampler import MomentAwareFrameSampler
 from .transforms.oss import oss_keep
 
 __all__ = ['oss_changed_share']

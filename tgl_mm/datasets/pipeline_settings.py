@@ -8,7 +8,7 @@ dataset, which a child reaches with a plain dict merge::
     train_dataloader = dict(dataset=dict(frame_sampling=dict(mplus_ratio=0.0), oss=False))
 
 - ``frame_sampling`` (dict or ``None``): arguments of the pipeline's frame sampler (its one step
-  whose type is a :class:`~tgl_mm.datasets.samplers.BaseFrameSampler`), e.g.
+  whose type is a :class:`~tgl_mm.datasets.transforms.frame_sampling.BaseFrameSampler`), e.g.
   ``dict(num_frames=4, mplus_ratio=0.5)`` for ``MomentAwareFrameSampler``.
 - ``oss`` (bool or ``None``): ``enabled`` of the pipeline's ``ObjectSelectiveSupervision`` step.
 
@@ -26,7 +26,7 @@ from typing import Any
 
 from tgl_mm.registry import TRANSFORMS
 
-from .samplers.base import BaseFrameSampler
+from .transforms.frame_sampling.base import BaseFrameSampler
 from .transforms.oss import ObjectSelectiveSupervision
 
 __all__ = ['apply_frame_sampling', 'apply_oss', 'apply_pipeline_settings']

@@ -5,14 +5,10 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from tgl_mm.formats import DataFormatError, ExpressionMeta, VideoMeta
 from tgl_mm.registry import DATASETS
 
-from .mevis_io import DataFormatError, ExpressionMeta, VideoMeta
 from .ref_ytvos import RefYouTubeVOSDataset
-
-#: the four expression sets, in the order of the converted meta_expressions (per object)
-EXPRESSION_SETS = ('anno1_first_frame', 'anno1_full_video', 'anno2_first_frame',
-                   'anno2_full_video')
 
 
 @DATASETS.register_module()

@@ -4,16 +4,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from tgl_mm.registry import DATASETS
-
-from .base_rvos_dataset import BaseRVOSDataset
-from .mevis_io import (
+from tgl_mm.formats import (
     DataFormatError,
     ExpressionMeta,
     VideoMeta,
     load_json,
     load_meta_expressions,
 )
+from tgl_mm.registry import DATASETS
+
+from .base_rvos_dataset import BaseRVOSDataset
 
 
 @DATASETS.register_module()

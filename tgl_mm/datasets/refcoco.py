@@ -7,11 +7,17 @@ import pickle
 from collections import defaultdict
 from typing import Any
 
+from tgl_mm.formats import (
+    DataFormatError,
+    ExpressionMeta,
+    VideoMeta,
+    load_json,
+    normalize_expression,
+)
 from tgl_mm.registry import DATASETS
 
 from .base_rvos_dataset import BaseRVOSDataset
 from .mask_store import polygons_to_rle
-from .mevis_io import DataFormatError, ExpressionMeta, VideoMeta, load_json, normalize_expression
 
 #: default ``split_by`` of each dataset in the refer toolkit layout
 DEFAULT_SPLIT_BY = {'refcoco': 'unc', 'refcoco+': 'unc', 'refcocog': 'umd'}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from .mevis_io import DataFormatError, normalize_expression
+from tgl_mm.formats import DataFormatError, normalize_expression
 
 __all__ = ['swap_partner', 'apply_sentence_swap']
 

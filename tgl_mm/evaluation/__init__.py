@@ -1,7 +1,8 @@
 """Evaluation: exact and fast J&F, temporal-grounding metrics, the Runner metric, offline MeViS
 evaluation, Ref-DAVIS17 protocol, submissions and reports."""
+from tgl_mm.formats import read_mask_png, write_expression_masks
+
 from .functional import j_and_f, j_and_f_reference, keyframe_top1_accuracy, moment_retrieval_metrics
-from .mask_io import read_mask_png, write_expression_masks
 from .metrics import RVOSMetric, expression_record
 from .report import load_report, summarize, write_report
 

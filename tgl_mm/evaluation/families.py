@@ -1,52 +1,14 @@
-"""Expression families: J&F per family (synthetic MeViS-M's ``appearance`` / ``event`` /
-``motion``, or any grouping given in the same file format).
-
-File (``{split}/expression_families.json``, written by the synthetic generator)::
-
-    {"videos": {"<video_id>": {"<exp_id>": "<family>", ...}, ...}}
-"""
+"""J&F per expression family (the families file: :mod:`tgl_mm.formats.families`)."""
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 
 from .report import expression_key, summarize
 
-__all__ = ['FAMILIES_FILE', 'load_families', 'attach_families', 'summarize_by_family',
+__all__ = ['attach_families', 'summarize_by_family',
            'flat_family_metrics', 'format_family_table', 'report_family_means']
-
-#: name of the families file inside a split directory
-FAMILIES_FILE = 'expression_families.json'
-
-
-def load_families(path: str | os.PathLike) -> dict[tuple[str, str], str]:
-    """``{(video_id, exp_id): family}`` from a families file; a malformed file raises a
-    ``ValueError`` naming the file, video, expression and field."""
-    path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding='utf-8'))
-    except FileNotFoundError:
-        raise FileNotFoundError(f'families file not found: {path}') from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f'file {path}: invalid JSON at line {e.lineno}: {e.msg}') from e
-    videos = raw.get('videos') if isinstance(raw, dict) else None
-    if not isinstance(videos, dict):
-        raise ValueError(f'file {path}, field "videos": expected an object of videos')
-    out: dict[tuple[str, str], str] = {}
-    for vid, exps in videos.items():
-        if not isinstance(exps, dict):
-            raise ValueError(f'file {path}, video {vid!r}: expected an object '
-                             '{exp_id: family}')
-        for exp_id, family in exps.items():
-            if not isinstance(family, str) or not family:
-                raise ValueError(f'file {path}, video {vid!r}, expression {exp_id!r}, field '
-                                 f'family: expected a non-empty string, got {family!r}')
-            out[(str(vid), str(exp_id))] = family
-    return out
-
 
 def attach_families(records: Sequence[dict], families: dict[tuple[str, str], str],
                     source: str | os.PathLike = 'families') -> None:

@@ -1,7 +1,7 @@
 """Offline evaluation of a prediction folder against a MeViS-layout split (``tools/eval_rvos.py``).
 
 Ground truth: ``<gt_root>/meta_expressions.json`` and ``<gt_root>/mask_dict.json`` (read with
-:mod:`tgl_mm.datasets.mevis_io`, the one MeViS parser of tgl_mm). Predictions: the MeViS submission
+:mod:`tgl_mm.formats.mevis`, the one MeViS parser of tgl_mm). Predictions: the MeViS submission
 layout ``<pred_dir>/<video>/<exp_id>/<frame>.png``; any non-zero pixel is foreground.
 
 Scoring is the MeViS protocol (:mod:`tgl_mm.evaluation.report`), with these rules for incomplete
@@ -30,9 +30,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from tgl_mm.datasets import mevis_io
+from tgl_mm import formats
+from tgl_mm.formats import read_mask_png
 
-from .mask_io import read_mask_png
 from .metrics.rvos_metric import expression_record
 from .report import summarize
 
@@ -63,17 +63,17 @@ _MASK_DICT_PATH: str | None = None
 def _init_worker(mask_dict_path: str | None) -> None:
     global _MASK_DICT, _MASK_DICT_PATH
     if _MASK_DICT is None and mask_dict_path is not None:  # spawn start method: load again
-        _MASK_DICT = mevis_io.load_mask_dict(mask_dict_path)
+        _MASK_DICT = formats.load_mask_dict(mask_dict_path)
         _MASK_DICT_PATH = mask_dict_path
 
 
-def _video_size(split_dir: Path, video: mevis_io.VideoMeta,
+def _video_size(split_dir: Path, video: formats.VideoMeta,
                 mask_dict: dict) -> tuple[int, int] | None:
     anno_ids = [a for e in video.expressions.values() for a in e.anno_ids]
-    size = mevis_io.video_frame_size(mask_dict, anno_ids)
+    size = formats.video_frame_size(mask_dict, anno_ids)
     if size is not None:
         return size
-    jpg = mevis_io.frame_path(split_dir, video.video_id, video.frames[0])
+    jpg = formats.frame_path(split_dir, video.video_id, video.frames[0])
     if jpg.is_file():
         with Image.open(jpg) as img:
             return img.height, img.width
@@ -88,17 +88,17 @@ def load_gt_tasks(gt_root: str | os.PathLike) -> tuple[list[ExpressionTask], dic
         expression order.
 
     Raises:
-        tgl_mm.datasets.mevis_io.DataFormatError: naming the file, video, expression and field.
+        tgl_mm.datasets.formats.DataFormatError: naming the file, video, expression and field.
     """
     root = Path(gt_root)
     meta_path = root / 'meta_expressions.json'
     mask_path = root / 'mask_dict.json'
-    videos = mevis_io.load_meta_expressions(meta_path, require_ids=True, normalize_text=False)
-    mask_dict = mevis_io.load_mask_dict(mask_path)
+    videos = formats.load_meta_expressions(meta_path, require_ids=True, normalize_text=False)
+    mask_dict = formats.load_mask_dict(mask_path)
     tasks = []
     for vid in sorted(videos):
         video = videos[vid]
-        mevis_io.check_expression_annotations(video, mask_dict, source=str(mask_path))
+        formats.check_expression_annotations(video, mask_dict, source=str(mask_path))
         size = _video_size(root, video, mask_dict)
         for exp_id in sorted(video.expressions, key=_natural):
             e = video.expressions[exp_id]
@@ -145,7 +145,7 @@ def score_expression(task: ExpressionTask, pred_dir: str | os.PathLike,
         status = 'missing_frames'
     if size is None:  # no annotation size and not one prediction frame: nothing to compare
         size = (1, 1)
-    gt = mevis_io.expression_target(mask_dict, task.anno_ids, range(num), size,
+    gt = formats.expression_target(mask_dict, task.anno_ids, range(num), size,
                                     video=task.video_id, expression=task.exp_id,
                                     frame_names=task.frames)
     pred = np.zeros_like(gt)
@@ -242,7 +242,7 @@ def evaluate_predictions(gt_root: str | os.PathLike, pred_dir: str | os.PathLike
 
     Raises:
         PredictionError: a prediction of the wrong size or an unreadable file (named).
-        tgl_mm.datasets.mevis_io.DataFormatError: bad ground truth (named).
+        tgl_mm.datasets.formats.DataFormatError: bad ground truth (named).
         FileNotFoundError: ``pred_dir`` does not exist.
     """
     global _MASK_DICT

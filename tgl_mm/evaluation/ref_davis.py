@@ -3,7 +3,7 @@
 Ref-DAVIS17 (in the YTVOS-style converted layout) has four expressions per object: annotator 1
 first-frame / full-video, annotator 2 first-frame / full-video, stored object by object, so
 expression ``exp_id`` belongs to set ``int(exp_id) % 4`` and to object ``int(exp_id) // 4``
-(:data:`tgl_mm.datasets.ref_davis17.EXPRESSION_SETS`). For each set:
+(:data:`tgl_mm.formats.ref_davis.EXPRESSION_SETS`). For each set:
 
 1. per video, the per-expression masks of that set are merged into one label map per frame:
    per pixel, the argmax over ``[background 0.1, s_1, ..., s_K]`` where ``s_k`` is object k's
@@ -30,13 +30,12 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from tgl_mm.datasets import mevis_io
-from tgl_mm.datasets.ref_davis17 import EXPRESSION_SETS
+from tgl_mm import formats
+from tgl_mm.formats import EXPRESSION_SETS, read_mask_png
 from tgl_mm.utils.fileio import atomic_path
 
 from .functional.assignment import linear_sum_assignment
 from .functional.davis_jf import j_and_f
-from .mask_io import read_mask_png
 
 __all__ = ['davis_palette', 'merge_object_masks', 'read_label_png', 'write_label_png',
            'unsupervised_video_scores', 'expression_sets', 'evaluate_ref_davis17']
@@ -142,14 +141,14 @@ def unsupervised_video_scores(gt_labels: np.ndarray, pred_labels: np.ndarray,
             'matched': [a + 1 if a < num_pred else 0 for a in order]}
 
 
-def expression_sets(video: mevis_io.VideoMeta) -> list[list[str]]:
+def expression_sets(video: formats.VideoMeta) -> list[list[str]]:
     """The expression ids of each of the four sets, in object order (``int(exp_id) // 4``)."""
     sets: list[list[tuple[int, str]]] = [[] for _ in EXPRESSION_SETS]
     for exp_id in video.expressions:
         try:
             n = int(exp_id)
         except ValueError as e:
-            raise mevis_io.DataFormatError('Ref-DAVIS17 expression ids must be integers '
+            raise formats.DataFormatError('Ref-DAVIS17 expression ids must be integers '
                                            '(4 per object)', video=video.video_id,
                                            expression=exp_id) from e
         sets[n % 4].append((n // 4, exp_id))
@@ -210,7 +209,7 @@ def evaluate_ref_davis17(meta_path: str | os.PathLike, gt_dir: str | os.PathLike
         "num_objects"}}``, ``"per_object"`` records, ``"missing"`` predicted frames (scored as
         empty masks)}.
     """
-    videos = mevis_io.load_meta_expressions(meta_path, require_ids=False, normalize_text=False)
+    videos = formats.load_meta_expressions(meta_path, require_ids=False, normalize_text=False)
     tasks = []
     for vid in sorted(videos):
         sets = expression_sets(videos[vid])

@@ -234,7 +234,7 @@ def attach_moments(records: Sequence[dict], moments, which: str = 'gt') -> int:
 
     Args:
         records: per-expression records (modified in place; need ``num_frames``).
-        moments: a :class:`tgl_mm.datasets.moments.MomentFile` (``load_moments(path)``).
+        moments: a :class:`tgl_mm.formats.moments.MomentFile` (``load_moments(path)``).
         which: ``'gt'`` fills ``gt_spans``/``gt_coverage``; ``'pred'`` fills ``pred_spans``/
             ``pred_coverage`` (e.g. a moment-retrieval model's output in the same format).
             Both present: ``mplus_iou`` is (re)computed.
@@ -242,7 +242,7 @@ def attach_moments(records: Sequence[dict], moments, which: str = 'gt') -> int:
     Returns:
         How many records got moments.
     """
-    from tgl_mm.datasets.moments import mask_to_spans, spans_to_mask
+    from tgl_mm.formats import mask_to_spans, spans_to_mask
 
     if which not in ('gt', 'pred'):
         raise ValueError(f"which must be 'gt' or 'pred', got {which!r}")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from tgl_mm.datasets import mevis_io
+from tgl_mm import formats
 from tgl_mm.utils.fileio import atomic_path
 
 __all__ = ['SubmissionError', 'plan_submission', 'pack_submission', 'pack_mevis_valid',
@@ -66,9 +66,9 @@ def plan_submission(pred_dir: str | os.PathLike, meta_path: str | os.PathLike | 
                 files += [(f'{vid}/{eid}/{f}.png', p) for f, p in frames.items()]
         return {'files': files, 'missing': missing, 'extra': extra, 'num_videos': len(found),
                 'num_expressions': sum(len(e) for e in found.values())}
-    videos = mevis_io.load_meta_expressions(meta_path, require_ids=False, normalize_text=False)
+    videos = formats.load_meta_expressions(meta_path, require_ids=False, normalize_text=False)
     if exclude_meta_path is not None:
-        excluded = mevis_io.load_meta_expressions(exclude_meta_path, require_ids=False,
+        excluded = formats.load_meta_expressions(exclude_meta_path, require_ids=False,
                                                   normalize_text=False)
         videos = {v: m for v, m in videos.items() if v not in excluded}
     num_exps = 0

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tgl_mm.datasets import mevis_io
-from tgl_mm.evaluation.mask_io import read_mask_png
+from tgl_mm import formats
+from tgl_mm.formats import read_mask_png
 from tgl_mm.structures.video_data_sample import VideoDataSample
 
 from .local_visualizer import RVOSLocalVisualizer
@@ -26,7 +26,7 @@ def load_expression_sample(split_dir: str | os.PathLike, pred_dir: str | os.Path
     Missing prediction frames are drawn empty; errors name the file, video and expression.
     """
     split_dir = Path(split_dir)
-    videos = mevis_io.load_meta_expressions(split_dir / 'meta_expressions.json',
+    videos = formats.load_meta_expressions(split_dir / 'meta_expressions.json',
                                             require_ids=False)
     if video_id not in videos:
         raise KeyError(f'video {video_id!r} is not in {split_dir / "meta_expressions.json"}')
@@ -35,7 +35,7 @@ def load_expression_sample(split_dir: str | os.PathLike, pred_dir: str | os.Path
         raise KeyError(f'expression {video_id}/{exp_id} is not in '
                        f'{split_dir / "meta_expressions.json"}')
     exp = video.expressions[exp_id]
-    frames = read_frames([mevis_io.frame_path(split_dir, video_id, f) for f in video.frames])
+    frames = read_frames([formats.frame_path(split_dir, video_id, f) for f in video.frames])
     size = frames.shape[1:3]
     pred = np.zeros((len(video.frames), *size), bool)
     for t, f in enumerate(video.frames):
@@ -51,8 +51,8 @@ def load_expression_sample(split_dir: str | os.PathLike, pred_dir: str | os.Path
     sample.pred_masks = torch.from_numpy(pred)
     mask_path = split_dir / 'mask_dict.json'
     if with_gt and exp.anno_ids and mask_path.is_file():
-        mask_dict = mevis_io.load_mask_dict(mask_path)
-        gt = mevis_io.expression_target(mask_dict, exp.anno_ids, range(len(video.frames)), size,
+        mask_dict = formats.load_mask_dict(mask_path)
+        gt = formats.expression_target(mask_dict, exp.anno_ids, range(len(video.frames)), size,
                                         video=video_id, expression=exp_id,
                                         frame_names=video.frames, source=str(mask_path))
         sample.gt_masks = torch.from_numpy(gt)

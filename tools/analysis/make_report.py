@@ -20,8 +20,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from tgl_mm.datasets.moments import load_moments
 from tgl_mm.evaluation.report import CSV_FIELDS, attach_moments, load_report, records_to_csv
+from tgl_mm.formats import load_moments
 from tgl_mm.utils.fileio import atomic_dump_json, atomic_write_text
 from tgl_mm.visualization.report_figures import plot_grounding_timeline, plot_jf_vs_coverage
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tgl_mm.datasets.mevis_io import DataFormatError
+from tgl_mm.formats import DataFormatError
 from tgl_mm.utils.fileio import atomic_write_bytes
 from tgl_mm.visualization.overlay import encode_png
 from tgl_mm.visualization.prediction_overlay import render_prediction_overlay

@@ -3,7 +3,7 @@
 Example:
     python tools/analysis/rule_baselines.py --data-root data/synthetic_mevis_m --split valid_u
 
-Rules (see ``tgl_mm.datasets.synthetic.rules``): ``all_objects`` (every object of the video),
+Rules (see ``tgl_mm.analysis.rule_baselines``): ``all_objects`` (every object of the video),
 ``named_look`` (every object of the named shape and colour) and ``best`` (per sentence kind: the
 look-alike whose frames show the named event, the one whose track performs the named motion,
 else the named look). Each is given the objects' ground-truth masks, so only the choice of
@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tgl_mm.datasets.synthetic.rules import RULES, format_rule_table, score_rules
+from tgl_mm.analysis.rule_baselines import RULES, format_rule_table, score_rules
 from tgl_mm.utils.fileio import atomic_dump_json
 
 

@@ -15,8 +15,8 @@ import argparse
 import os
 import sys
 
-from tgl_mm.datasets.mevis_io import DataFormatError
-from tgl_mm.datasets.moments import check_moment_file
+from tgl_mm.formats import DataFormatError
+from tgl_mm.formats import check_moment_file
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

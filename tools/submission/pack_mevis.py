@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tgl_mm.datasets.mevis_io import DataFormatError
 from tgl_mm.evaluation.submission import SubmissionError, pack_mevis_valid, summarize_pack
+from tgl_mm.formats import DataFormatError
 
 
 def main(argv=None) -> int:

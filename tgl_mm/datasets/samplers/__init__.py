@@ -1,7 +1,7 @@
-"""Frame samplers (pipeline transforms registered in ``TRANSFORMS``)."""
-from .base import BaseFrameSampler, moment_flags
-from .moment_sampler import MomentAwareFrameSampler
-from .random_sampler import AllFramesSampler, RandomFrameSampler
+"""Deprecated alias of :mod:`tgl_mm.datasets.transforms.frame_sampling` (frame-sampling
+transforms; OpenMMLab's ``samplers`` are data samplers); goes in the next release."""
+from tgl_mm.datasets.transforms.frame_sampling import *  # noqa: F401,F403
+from tgl_mm.datasets.transforms.frame_sampling import __all__  # noqa: F401
+from tgl_mm.utils.deprecation import warn_moved
 
-__all__ = ['BaseFrameSampler', 'moment_flags', 'MomentAwareFrameSampler', 'RandomFrameSampler',
-           'AllFramesSampler']
+warn_moved(__name__, 'tgl_mm.datasets.transforms.frame_sampling')

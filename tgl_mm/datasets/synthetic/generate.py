@@ -40,9 +40,9 @@ import numpy as np
 from pycocotools import mask as mask_utils
 from tqdm import tqdm
 
+from tgl_mm.formats import ExpressionMoments, mask_to_spans, moments_to_json, spans_to_mask
 from tgl_mm.utils.fileio import atomic_dump_json
 
-from ..moments import ExpressionMoments, mask_to_spans, moments_to_json, spans_to_mask
 from ..oss_effect import oss_changed_share
 from .image_refer import (
     DEFAULT_SENTENCE_KINDS,

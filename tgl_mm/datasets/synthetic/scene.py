@@ -25,6 +25,9 @@ A scene is of kind ``event`` (drifting look-alikes with events) or ``motion`` (s
 both may hold a distractor group of another shape and colour, named by an ``appearance``
 expression. :func:`make_scene` builds a scene from a ``numpy`` generator and :func:`render` draws
 it fully in memory (frames and per-object masks, events included); :func:`random_video` does both.
+
+Long module: one scene model -- the object state, its scripted actions and events, and the
+renderer that draws exactly that state -- whose parts change together whenever a family does.
 """
 from __future__ import annotations
 

@@ -8,9 +8,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from PIL import Image
 
+from tgl_mm.formats import DataFormatError
 from tgl_mm.registry import TRANSFORMS
-
-from ..mevis_io import DataFormatError
 
 
 def _ctx(results: dict, **kw) -> dict:

@@ -9,7 +9,6 @@ from .moment_retrieval import (
                                keyframe_top1_accuracy,
                                keyframe_top1_hits,
                                moment_retrieval_metrics,
-                               mplus_to_spans,
                                spans_to_windows,
                                temporal_iou,
 )
@@ -17,7 +16,7 @@ from .paired_stats import PairedDifference, paired_difference, student_t_quantil
 
 __all__ = [
     'j_and_f', 'jf_backend', 'j_and_f_reference', 'seg2bmap', 'boundary_radius', 'disk_rectangles',
-    'as_bool_masks', 'MR_IOU_THRESHOLDS', 'temporal_iou', 'spans_to_windows', 'mplus_to_spans',
+    'as_bool_masks', 'MR_IOU_THRESHOLDS', 'temporal_iou', 'spans_to_windows',
     'moment_retrieval_metrics', 'average_precision_at', 'keyframe_top1_hits',
     'keyframe_top1_accuracy', 'linear_sum_assignment', 'PairedDifference', 'paired_difference',
     'student_t_quantile',

@@ -27,6 +27,9 @@ implementations below reduce a video to six pixel counts per frame (``|pred & gt
 
 See :func:`j_and_f` and ``benchmarks/bench_j_and_f.py`` (speed of both against the per-frame
 reference).
+
+Long module: the two implementations of one metric, kept side by side so that a change to the
+counts is made to both (``tests/evaluation`` checks them against the reference bit for bit).
 """
 from __future__ import annotations
 
@@ -37,6 +40,8 @@ import warnings
 import cv2
 import numpy as np
 import torch
+
+from tgl_mm.formats.masks import as_bool_masks
 
 from .davis_reference import boundary_radius, f_from_counts
 
@@ -71,20 +76,6 @@ def disk_rectangles(radius: int) -> list[tuple[int, int]]:
     half_widths = [math.isqrt(r * r - dy * dy) for dy in range(r + 1)]
     return [(w, max(dy for dy in range(r + 1) if half_widths[dy] >= w))
             for w in sorted(set(half_widths), reverse=True)]
-
-
-def as_bool_masks(x: np.ndarray | torch.Tensor, name: str = 'masks') -> np.ndarray:
-    """``x`` as a C-contiguous bool numpy array (no copy for contiguous bool input); any non-zero
-    value is foreground."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu()
-        x = x.numpy() if x.dtype == torch.bool else (x != 0).numpy()
-    x = np.asarray(x)
-    if x.dtype != np.bool_:
-        if not np.issubdtype(x.dtype, np.number):
-            raise TypeError(f'{name}: expected a boolean or numeric mask array, got {x.dtype}')
-        x = x != 0
-    return np.ascontiguousarray(x)
 
 
 def _not_constant(q: np.ndarray, row: np.ndarray, w: int, h: int,

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from tgl_mm.datasets.moments import spans_to_mask
+from tgl_mm.formats import spans_to_mask
 
 #: the regions, in the order tables show them
 REGIONS = ('mplus', 'near', 'far')

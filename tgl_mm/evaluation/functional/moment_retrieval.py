@@ -20,9 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from tgl_mm.datasets.moments import mask_to_spans
-
-__all__ = ['MR_IOU_THRESHOLDS', 'temporal_iou', 'spans_to_windows', 'mplus_to_spans',
+__all__ = ['MR_IOU_THRESHOLDS', 'temporal_iou', 'spans_to_windows',
            'moment_retrieval_metrics', 'average_precision_at', 'keyframe_top1_hits',
            'keyframe_top1_accuracy']
 
@@ -69,13 +67,6 @@ def spans_to_windows(spans: Iterable[Sequence[int]], fps: float | None = None) -
             raise ValueError(f'frame span [{s}, {e}] ends before it starts')
         out.append([s / fps, (e + 1) / fps] if fps else [float(s), float(e + 1)])
     return out
-
-
-def mplus_to_spans(flags: np.ndarray | torch.Tensor | Sequence[bool]) -> list[list[int]]:
-    """Per-frame M+ flags ``(T,)`` (numpy, torch or list) -> inclusive spans ``[[s, e], ...]`` of
-    its runs of True (:func:`tgl_mm.datasets.moments.mask_to_spans`)."""
-    f = flags.detach().cpu().numpy() if isinstance(flags, torch.Tensor) else np.asarray(flags)
-    return mask_to_spans(f.astype(bool).reshape(-1))
 
 
 def _check_windows(windows, qid, field: str, with_score: bool) -> np.ndarray:

@@ -12,18 +12,16 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 from mmengine.structures import BaseDataElement
 
+from tgl_mm.formats import load_families, mask_to_spans, write_expression_masks
 from tgl_mm.registry import METRICS
 
 from ..families import (
     attach_families,
     flat_family_metrics,
     format_family_table,
-    load_families,
     summarize_by_family,
 )
 from ..functional.davis_jf import j_and_f
-from ..functional.moment_retrieval import mplus_to_spans
-from ..mask_io import write_expression_masks
 from ..report import deduplicate, summarize, write_report
 
 __all__ = ['RVOSMetric', 'expression_record']
@@ -94,11 +92,11 @@ def expression_record(video_id: str, exp_id: str, pred_masks, gt_masks=None, *,
     s = _flags(frame_scores, 'pred_frame_scores', num, where)
     if g is not None:
         g = g.astype(bool)
-        rec['gt_spans'] = mplus_to_spans(g)
+        rec['gt_spans'] = mask_to_spans(g)
         rec['gt_coverage'] = float(g.mean()) if num else 0.0
     if p is not None:
         p = p.astype(bool)
-        rec['pred_spans'] = mplus_to_spans(p)
+        rec['pred_spans'] = mask_to_spans(p)
         rec['pred_coverage'] = float(p.mean()) if num else 0.0
     if g is not None and p is not None:
         union = int((g | p).sum())

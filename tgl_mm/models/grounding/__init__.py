@@ -8,13 +8,13 @@ from .prediction_files import (
                                PredictionFileError,
                                load_jsonl_by_qid,
 )
-from .span_ops import largest_span, spans_to_mask, topk_mask, windows_to_mask
+from .span_ops import largest_span, topk_mask, windows_to_mask
 from .tam_grounding import TAM_MODES, TAMGrounding, tam_mplus
 
 __all__ = [
     'BaseGrounding', 'GroundingResult', 'sample_qid', 'NoGrounding', 'OracleGrounding',
     'MomentRetrievalGrounding', 'KeyframeGrounding', 'HybridGrounding', 'TAMGrounding',
     'PredictionFileError', 'load_jsonl_by_qid', 'CLIPFrameScorer', 'windows_to_mask',
-    'spans_to_mask', 'topk_mask',
+    'topk_mask',
     'largest_span', 'TAM_MODES', 'tam_mplus'
 ]

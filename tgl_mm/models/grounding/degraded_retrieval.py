@@ -99,14 +99,14 @@ def _exp_order(key: str) -> tuple:
 
 def queries_from_moments(moments) -> list[RetrievalQuery]:
     """Every expression of a moment file (a path or a parsed
-    :class:`~tgl_mm.datasets.moments.MomentFile`) as a :class:`RetrievalQuery`, by video then
+    :class:`~tgl_mm.formats.moments.MomentFile`) as a :class:`RetrievalQuery`, by video then
     expression id; M+ spans of its objects are merged.
 
     Raises:
         ValueError: a video without ``num_frames``, or a span outside its video (naming the file,
             video and expression).
     """
-    from tgl_mm.datasets.moments import MomentFile, load_moments, mask_to_spans, spans_to_mask
+    from tgl_mm.formats import MomentFile, load_moments, mask_to_spans, spans_to_mask
 
     if not isinstance(moments, MomentFile):
         moments = load_moments(os.fspath(moments))

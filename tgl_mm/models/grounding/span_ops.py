@@ -24,11 +24,6 @@ def windows_to_mask(windows: Sequence[Sequence[float]], num_frames: int) -> torc
     return mask
 
 
-def spans_to_mask(spans: Sequence[Sequence[int]], num_frames: int) -> torch.Tensor:
-    """Frames covered by inclusive frame spans ``[start, end]`` (the MeViS-M convention)."""
-    return windows_to_mask([(s, e + 1) for s, e in spans], num_frames)
-
-
 def topk_mask(scores: torch.Tensor, k: int, within: torch.Tensor | None = None) -> torch.Tensor:
     """The ``k`` highest-scored frames (ties: earlier frame first), optionally among ``within``.
 

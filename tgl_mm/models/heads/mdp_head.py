@@ -10,6 +10,9 @@ Everything is sam2's own modules and methods (``SAM2Base`` holds memory attentio
 mask decoder with ``conv_s0``/``conv_s1``, prompt encoder, object-pointer projections, no-memory and
 no-object embeddings); this module only decides which frame reads which memory and when, in
 :mod:`tgl_mm.models.heads.memory_bank`.
+
+Long module: one registered head whose training, chunked and streaming paths run the same
+per-frame step on the same sam2 modules; the schedule itself is apart (``memory_bank``).
 """
 from __future__ import annotations
 

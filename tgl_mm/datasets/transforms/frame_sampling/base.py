@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from ..moments import spans_to_mask
-from ..sample_rng import Rng, sample_rng
+from tgl_mm.datasets.sample_rng import Rng, sample_rng
+from tgl_mm.formats import spans_to_mask
 
 
 def moment_flags(results: dict) -> tuple[np.ndarray, np.ndarray]:

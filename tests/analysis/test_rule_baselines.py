@@ -7,8 +7,7 @@ import runpy
 import numpy as np
 import pytest
 
-from tgl_mm.datasets.synthetic import make_synthetic_mevis_m
-from tgl_mm.datasets.synthetic.rules import (
+from tgl_mm.analysis.rule_baselines import (
     RULES,
     apply_rule,
     load_videos,
@@ -17,6 +16,7 @@ from tgl_mm.datasets.synthetic.rules import (
     named_motion,
     score_rules,
 )
+from tgl_mm.datasets.synthetic import make_synthetic_mevis_m
 
 
 @pytest.fixture(scope='module')

@@ -44,17 +44,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tgl_mm.evaluation.families import (
-    FAMILIES_FILE,
-    attach_families,
-    load_families,
-    summarize_by_family,
-)
+from tgl_mm.datasets.synthetic.scene import COLORS, SHAPES
+from tgl_mm.evaluation.families import attach_families, summarize_by_family
 from tgl_mm.evaluation.metrics.rvos_metric import expression_record
 from tgl_mm.evaluation.report import summarize
-
-from ..mevis_io import DataFormatError, expression_target, load_mask_dict
-from .scene import COLORS, SHAPES
+from tgl_mm.formats import (
+    FAMILIES_FILE,
+    DataFormatError,
+    expression_target,
+    load_families,
+    load_mask_dict,
+)
 
 __all__ = ['RULES', 'VideoData', 'load_videos', 'named_look', 'named_event', 'named_motion',
            'detect_events', 'performs', 'apply_rule', 'score_rules', 'format_rule_table']

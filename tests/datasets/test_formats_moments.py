@@ -7,10 +7,11 @@ import runpy
 import numpy as np
 import pytest
 
-from tgl_mm.datasets.mevis_io import DataFormatError, load_meta_expressions
-from tgl_mm.datasets.moments import (
+from tgl_mm.formats import (
+    DataFormatError,
     ExpressionMoments,
     check_moment_file,
+    load_meta_expressions,
     load_moments,
     mask_to_spans,
     moments_to_json,
@@ -29,6 +30,11 @@ def test_spans_roundtrip():
     assert m.tolist() == [False, True, True, True, True, False, True, False, False]
     assert mask_to_spans(m) == [[1, 4], [6, 6]]
     assert mask_to_spans(np.ones(3, bool)) == [[0, 2]] and mask_to_spans(np.zeros(3, bool)) == []
+    # torch tensors (any device) and lists; spans are clipped to the video
+    import torch
+    assert mask_to_spans(torch.tensor([True, True, False, True])) == [[0, 1], [3, 3]]
+    assert mask_to_spans([0, 1, 1, 0, 1]) == [[1, 2], [4, 4]]
+    assert spans_to_mask([[-2, 0], [4, 9]], 6).tolist() == [True, False, False, False, True, True]
 
 
 def test_parse_object_and_video_level():

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tgl_mm.datasets.sample_rng import Rng
 from tgl_mm.registry import TRANSFORMS
 
-from ..sample_rng import Rng
 from .base import BaseFrameSampler, check_num_frames, choose
 
 
