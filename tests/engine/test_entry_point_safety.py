@@ -5,11 +5,9 @@ tools/app.py, tools/train_tam.py, tools/analysis/tam_predictions.py, tools/expor
 register_all_modules; the runner builders install the loaders and the atomic backend."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import types
-import uuid
 from pathlib import Path
 
 import cv2
@@ -50,19 +48,6 @@ def evil(tmp_path) -> Path:
     return path
 
 
-def _tool(toy, name: str):
-    path = toy.repo / 'tools' / f'{name}.py'
-    spec = importlib.util.spec_from_file_location(f'tool_{name.replace("/", "_")}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _unique() -> list[str]:
-    name = f'safety-{uuid.uuid4().hex[:8]}'
-    return [f'experiment_name={name}', f'visualizer.name={name}', 'log_level=WARNING']
-
-
 def _frames(folder: Path) -> str:
     folder.mkdir()
     for i in range(2):
@@ -70,31 +55,34 @@ def _frames(folder: Path) -> str:
     return str(folder)
 
 
+def _toy_config(toy) -> str:
+    return str(toy.configs / 'toy_iter.py')
+
+
 def _train_resume(toy, evil, tmp):
-    _tool(toy, 'train').main([str(toy.configs / 'toy_iter.py'), '--work-dir', str(tmp / 'w'),
-                              '--resume', str(evil), '--cfg-options', *_unique()])
+    toy.tool('train').main([_toy_config(toy), '--work-dir', str(tmp / 'w'), '--resume',
+                            str(evil), '--cfg-options', *toy.unique_options('safety')])
 
 
 def _train_load_from(toy, evil, tmp):
-    _tool(toy, 'train').main([str(toy.configs / 'toy_iter.py'), '--work-dir', str(tmp / 'w'),
-                              '--cfg-options', f'load_from={evil}', *_unique()])
+    toy.tool('train').main([_toy_config(toy), '--work-dir', str(tmp / 'w'), '--cfg-options',
+                            f'load_from={evil}', *toy.unique_options('safety')])
 
 
 def _test(toy, evil, tmp):
-    _tool(toy, 'test').main([str(toy.configs / 'toy_iter.py'), str(evil), '--work-dir',
-                             str(tmp / 'w'), '--cfg-options', *_unique()])
+    toy.tool('test').main([_toy_config(toy), str(evil), '--work-dir', str(tmp / 'w'),
+                           '--cfg-options', *toy.unique_options('safety')])
 
 
 def _init_model(toy, evil, tmp):
     from tgl_mm.apis import init_model
 
-    init_model(str(toy.configs / 'toy_iter.py'), str(evil))
+    init_model(_toy_config(toy), str(evil))
 
 
 def _infer(toy, evil, tmp):
-    _tool(toy, 'infer').main([str(toy.configs / 'toy_iter.py'), str(evil),
-                              _frames(tmp / 'frames'), '--text', 'a', '--grounding', 'none',
-                              '--out', str(tmp / 'out')])
+    toy.tool('infer').main([_toy_config(toy), str(evil), _frames(tmp / 'frames'), '--text', 'a',
+                            '--grounding', 'none', '--out', str(tmp / 'out')])
 
 
 def _app(toy, evil, tmp):
@@ -102,12 +90,11 @@ def _app(toy, evil, tmp):
     def launch(*args, **kwargs):
         raise AssertionError('the app started with a refused checkpoint')
 
-    page = types.SimpleNamespace(DemoApp=None, launch=launch)
     saved = sys.modules.get('tgl_mm.app.page')
-    sys.modules['tgl_mm.app.page'] = page
+    sys.modules['tgl_mm.app.page'] = types.SimpleNamespace(DemoApp=None, launch=launch)
     try:
-        _tool(toy, 'app').main([str(toy.configs / 'toy_iter.py'), str(evil), '--work-dir',
-                                str(tmp / 'app'), '--examples', '0'])
+        toy.tool('app').main([_toy_config(toy), str(evil), '--work-dir', str(tmp / 'app'),
+                              '--examples', '0'])
     finally:
         if saved is None:
             sys.modules.pop('tgl_mm.app.page', None)
@@ -116,13 +103,13 @@ def _app(toy, evil, tmp):
 
 
 def _train_tam(toy, evil, tmp):
-    _tool(toy, 'train_tam').main([str(toy.repo / TAM_CONFIG), str(evil), '--work-dir',
-                                  str(tmp / 'tam')])
+    toy.tool('train_tam').main([str(toy.repo / TAM_CONFIG), str(evil), '--work-dir',
+                                str(tmp / 'tam')])
 
 
 def _tam_predictions(toy, evil, tmp):
-    _tool(toy, 'analysis/tam_predictions').main([str(toy.repo / TAM_CONFIG), str(evil),
-                                                 '--out', str(tmp / 'mr.jsonl')])
+    toy.tool('analysis/tam_predictions').main([str(toy.repo / TAM_CONFIG), str(evil), '--out',
+                                               str(tmp / 'mr.jsonl')])
 
 
 def _register_all_modules(toy, evil, tmp):
@@ -157,7 +144,7 @@ def test_export_tools_refuse_code_running_checkpoint(toy, evil, tmp_path, capsys
     installed."""
     out = tmp_path / 'out.pt'
     with without_checkpoint_safety():
-        assert _tool(toy, tool).main([str(evil), str(out)]) == 2
+        assert toy.tool(tool).main([str(evil), str(out)]) == 2
     assert 'error: Refusing to load checkpoint' in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / 'pwned').exists()
 
