@@ -163,3 +163,12 @@ def test_install_is_idempotent_and_undone_by_uninstall():
         uninstall_safe_loaders()
         uninstall_safe_loaders()
         assert dict(CheckpointLoader._schemes) == mmengine_schemes
+        # a loader registered after the install (someone else's) stays on uninstall
+        def theirs(filename, map_location=None):
+            raise NotImplementedError
+
+        install_safe_loaders()
+        CheckpointLoader.register_scheme('http://', theirs, force=True)
+        uninstall_safe_loaders()
+        assert CheckpointLoader._schemes['http://'] is theirs
+        assert CheckpointLoader._schemes[''] is mm.load_from_local

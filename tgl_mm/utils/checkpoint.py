@@ -334,9 +334,13 @@ def install_safe_loaders() -> None:
 
 def uninstall_safe_loaders() -> None:
     """Put back the loaders :func:`install_safe_loaders` replaced (mmengine's own, unless
-    something else had replaced them first). Idempotent."""
+    something else had replaced them first); a prefix whose loader is no longer ours (replaced
+    since) is left alone. Idempotent."""
     loader_cls = _checkpoint_loader()
+    ours = {prefix: loader for prefixes, loader in _SCHEMES.items() for prefix in prefixes}
     for prefix, original in _replaced_loaders.items():
+        if loader_cls._schemes.get(prefix) is not ours[prefix]:
+            continue
         if original is None:
             loader_cls._schemes.pop(prefix, None)
         else:
