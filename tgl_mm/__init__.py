@@ -1,11 +1,11 @@
 """tgl_mm: Temporally Grounded Learning for referring video object segmentation.
 
-Importing the package makes mmengine's checkpoint loading weights-only safe under any torch
-version (see :mod:`tgl_mm.utils.checkpoint`); it stays light (no torch import here).
+Importing the package, or any part of it, changes nothing in mmengine: the checkpoint safety
+(weights-only loaders, the atomic file backend; :mod:`tgl_mm.utils.checkpoint`) is installed by
+the entry points that load checkpoints -- tgl_mm's runner, the tools,
+:func:`tgl_mm.apis.init_model` and :func:`tgl_mm.utils.register_all_modules` -- or by calling
+:func:`tgl_mm.utils.install_checkpoint_safety`. It stays light (no torch import here).
 """
-from .utils.checkpoint import install_safe_loaders
 from .version import __version__
-
-install_safe_loaders()
 
 __all__ = ['__version__']

@@ -1,7 +1,10 @@
-"""Helpers for tests of code that needs a whole TGL model (like ``mmdet.testing``)."""
+"""Helpers for tests of code that needs a whole TGL model (like ``mmdet.testing``), and
+:func:`without_checkpoint_safety` for tests of the entry points that install it."""
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from mmengine.config import Config
@@ -39,3 +42,35 @@ def with_random_tam(config: str | os.PathLike, seed: int = 1):
                          embed_dim=32, num_heads=4)
     torch.manual_seed(seed)
     return init_model(cfg)
+
+
+@contextlib.contextmanager
+def without_checkpoint_safety() -> Iterator[None]:
+    """mmengine's own checkpoint loaders and no ``tgl_atomic_local`` file backend in the block,
+    as in a process that has imported tgl_mm but run none of its entry points, so a test shows
+    that the entry point it calls installs
+    :func:`~tgl_mm.utils.checkpoint.install_checkpoint_safety` itself. The state from before
+    the block comes back after it."""
+    from mmengine.fileio.backends.registry_utils import backends
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    from tgl_mm.utils import checkpoint
+
+    schemes = CheckpointLoader._schemes.copy()
+    replaced = dict(checkpoint._replaced_loaders)
+    atomic = backends.get(checkpoint.ATOMIC_BACKEND)
+    checkpoint.uninstall_safe_loaders()
+    backends.pop(checkpoint.ATOMIC_BACKEND, None)
+    try:
+        if checkpoint.safe_loaders_installed():
+            raise RuntimeError('tgl_mm\'s checkpoint loaders were installed by other means than '
+                               'install_safe_loaders: cannot put mmengine\'s back')
+        yield
+    finally:
+        CheckpointLoader._schemes = schemes
+        checkpoint._replaced_loaders.clear()
+        checkpoint._replaced_loaders.update(replaced)
+        if atomic is None:
+            backends.pop(checkpoint.ATOMIC_BACKEND, None)
+        else:
+            backends[checkpoint.ATOMIC_BACKEND] = atomic

@@ -85,8 +85,10 @@ def main(argv=None) -> None:
         raise RuntimeError(f'tools/app.py needs the app extra: make install-app, or pip install '
                            f'-e .[app] ({e})') from None
     from tgl_mm.apis import init_model
+    from tgl_mm.utils import install_checkpoint_safety
 
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
+    install_checkpoint_safety()  # weights-only loading (init_model does it too)
     model = init_model(args.config, checkpoint, device=args.device,
                        cfg_options=args.cfg_options)
     grounding = 'tam (the model\'s own)' if getattr(model, 'tam', None) is not None else \

@@ -152,6 +152,7 @@ def main(argv=None) -> dict:
     from tgl_mm.apis.streaming import clean_texts
     from tgl_mm.apis.video_io import open_frames
     from tgl_mm.apis.video_outputs import infer_video, read_texts_file
+    from tgl_mm.utils import install_checkpoint_safety
 
     # everything that can be checked without the model is checked before it is loaded
     texts = list(args.text)
@@ -166,6 +167,7 @@ def main(argv=None) -> dict:
     source = open_frames(args.input, args.fps)
     prepare_out_dir(args.out, '--out', create=False)
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
+    install_checkpoint_safety()  # weights-only loading (init_model does it too)
     with plain_warnings(), sigterm_exits():
         model = init_model(args.config, checkpoint, device=args.device,
                            cfg_options=args.cfg_options)

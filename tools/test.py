@@ -13,6 +13,7 @@ from tgl_mm.engine import (
     load_config,
     set_format_only_without_masks,
 )
+from tgl_mm.utils import install_checkpoint_safety
 from tgl_mm.utils.cli import KeyValueAction, add_debug_flag, run_tool
 from tgl_mm.utils.dist import LAUNCHERS
 
@@ -54,6 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    install_checkpoint_safety()  # CHECKPOINT loads weights-only
     cfg = load_config(args.config, args.cfg_options)
     apply_test_args(cfg, args.checkpoint, work_dir=args.work_dir, out=args.out,
                     show_dir=args.show_dir, launcher=args.launcher, grounding=args.grounding,

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from tgl_mm.engine import apply_train_args, build_runner, launch_session, load_config
+from tgl_mm.utils import install_checkpoint_safety
 from tgl_mm.utils.cli import KeyValueAction, add_debug_flag, run_tool
 from tgl_mm.utils.dist import LAUNCHERS
 
@@ -47,6 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    install_checkpoint_safety()  # --resume / load_from: weights-only; atomic saves
     cfg = load_config(args.config, args.cfg_options)
     apply_train_args(cfg, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
                      launcher=args.launcher, seed=args.seed, deterministic=args.deterministic,

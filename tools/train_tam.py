@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tgl_mm.engine import load_config
 from tgl_mm.engine.tam_training import finite_or_none, fit_tam, tam_train_settings
+from tgl_mm.utils import install_checkpoint_safety
 from tgl_mm.utils.cli import KeyValueAction, add_debug_flag, run_tool
 from tgl_mm.utils.fileio import atomic_dump_json
 
@@ -51,6 +52,7 @@ def main(argv=None) -> dict:
         raise FileNotFoundError(f'checkpoint not found: {ckpt}')
     out = Path(args.out) if args.out else ckpt.with_name(f'{ckpt.stem}_tam.pth')
     work_dir = Path(args.work_dir) if args.work_dir else ckpt.parent
+    install_checkpoint_safety()  # weights-only loading
     summary = fit_tam(cfg, str(ckpt), str(out), str(work_dir), seed=args.seed)
     atomic_dump_json(finite_or_none(summary), work_dir / f'{out.stem}.json', indent=2,
                      allow_nan=False)

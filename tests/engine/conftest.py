@@ -43,6 +43,21 @@ class ToyKit:
         runner.train()
         return runner
 
+    def tool(self, name: str):
+        """``tools/<name>.py`` (``name`` may hold a folder: ``analysis/x``) as a fresh module."""
+        path = self.repo / 'tools' / f'{name}.py'
+        spec = importlib.util.spec_from_file_location(f'tool_{name.replace("/", "_")}', path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    @staticmethod
+    def unique_options(prefix: str = 'toy') -> list[str]:
+        """``--cfg-options`` values giving a tool run its own experiment and visualizer names
+        (mmengine keys them globally) and a quiet log."""
+        name = f'{prefix}-{uuid.uuid4().hex[:8]}'
+        return [f'experiment_name={name}', f'visualizer.name={name}', 'log_level=WARNING']
+
     @staticmethod
     def state(runner) -> dict[str, torch.Tensor]:
         model = getattr(runner.model, 'module', runner.model)

@@ -9,7 +9,12 @@ import pytest
 import torch
 from mmengine.fileio import get_file_backend
 
-from tgl_mm.utils.checkpoint import ATOMIC_BACKEND, AtomicLocalBackend, load_checkpoint_file
+from tgl_mm.utils.checkpoint import (
+    ATOMIC_BACKEND,
+    AtomicLocalBackend,
+    load_checkpoint_file,
+    register_atomic_backend,
+)
 
 
 @contextlib.contextmanager
@@ -25,6 +30,7 @@ def file_size_limit(max_bytes: int):
 
 
 def test_backend_failure_mid_write_keeps_previous_file(tmp_path):
+    register_atomic_backend()  # as AtomicCheckpointHook does before selecting it
     backend = get_file_backend(str(tmp_path), backend_args=dict(backend=ATOMIC_BACKEND))
     assert isinstance(backend, AtomicLocalBackend)
     target = tmp_path / 'iter_4.pth'

@@ -1,8 +1,6 @@
 """Weights-only checkpoint loading: mmengine checkpoints load, code-running pickles are refused."""
 import os
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,13 +10,17 @@ from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
 from tgl_mm.registry import MODELS
+from tgl_mm.testing import without_checkpoint_safety
 from tgl_mm.utils.checkpoint import (
     CheckpointContentError,
     UnsafeCheckpointError,
+    install_safe_loaders,
     load_checkpoint_file,
     mmengine_safe_globals,
     restricted_getattr,
     safe_checkpoint_globals,
+    safe_loaders_installed,
+    uninstall_safe_loaders,
     unsafe_globals,
 )
 
@@ -77,6 +79,7 @@ def test_mmengine_loading_goes_through_the_safe_loader(toy, tmp_path):
 
 
 def test_code_running_checkpoint_is_refused_and_runs_nothing(tmp_path):
+    install_safe_loaders()  # as tgl_mm's entry points do (test_entry_point_safety.py)
     marker = tmp_path / 'pwned'
     path = tmp_path / 'evil.pth'
     torch.save({'state_dict': {'w': torch.zeros(2)}, 'meta': _RunsShell(marker)}, path)
@@ -142,15 +145,30 @@ def test_missing_or_truncated_checkpoint_names_the_file(tmp_path):
         load_checkpoint_file(path)
 
 
-def test_importing_tgl_mm_installs_loaders_lazily():
-    """`import tgl_mm` stays light and still patches mmengine whenever its runner is imported."""
-    code = (
-        'import sys, tgl_mm\n'
-        'assert "torch" not in sys.modules and "mmengine.runner" not in sys.modules\n'
-        'from mmengine.runner.checkpoint import CheckpointLoader as L\n'
-        'print(L._get_checkpoint_loader("a.pth").__name__,'
-        ' L._get_checkpoint_loader("https://x/a.pth").__name__,'
-        ' L._get_checkpoint_loader("s3://b/a.pth").__name__)\n')
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ['load_from_local_safe', 'load_from_http_safe',
-                                  'load_from_backend_safe']
+def test_install_is_idempotent_and_undone_by_uninstall():
+    """install_safe_loaders replaces mmengine's local, http(s) and s3/petrel loaders (once:
+    a second call changes nothing); uninstall_safe_loaders puts mmengine's own back."""
+    import mmengine.runner.checkpoint as mm
+
+    with without_checkpoint_safety():
+        assert not safe_loaders_installed()
+        mmengine_schemes = dict(CheckpointLoader._schemes)
+        assert mmengine_schemes[''] is mm.load_from_local
+        install_safe_loaders()
+        installed = dict(CheckpointLoader._schemes)
+        install_safe_loaders()
+        assert dict(CheckpointLoader._schemes) == installed and safe_loaders_installed()
+        assert {p for p, f in installed.items() if f is not mmengine_schemes[p]} == \
+            {'', 'http://', 'https://', r'(\S+\:)?s3://', r'(\S+\:)?petrel://'}
+        uninstall_safe_loaders()
+        uninstall_safe_loaders()
+        assert dict(CheckpointLoader._schemes) == mmengine_schemes
+        # a loader registered after the install (someone else's) stays on uninstall
+        def theirs(filename, map_location=None):
+            raise NotImplementedError
+
+        install_safe_loaders()
+        CheckpointLoader.register_scheme('http://', theirs, force=True)
+        uninstall_safe_loaders()
+        assert CheckpointLoader._schemes['http://'] is theirs
+        assert CheckpointLoader._schemes[''] is mm.load_from_local

@@ -24,7 +24,7 @@ from tgl_mm.apis.streaming import has_visible_character, segment_expressions
 from tgl_mm.apis.video_io import FrameSource, open_frames
 from tgl_mm.registry import MODELS, TRANSFORMS
 from tgl_mm.structures import VideoDataSample
-from tgl_mm.utils.checkpoint import load_weights_into
+from tgl_mm.utils.checkpoint import install_checkpoint_safety, load_weights_into
 
 
 @dataclass
@@ -79,7 +79,8 @@ def check_device(device: str | torch.device) -> torch.device:
 def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None,
                device: str = 'cpu', cfg_options: dict | None = None,
                strict: bool = True) -> torch.nn.Module:
-    """Build the model of a config and load a checkpoint (weights-only, see docs/checkpoints.md).
+    """Build the model of a config and load a checkpoint (weights-only, see docs/checkpoints.md:
+    installs :func:`~tgl_mm.utils.checkpoint.install_checkpoint_safety` first).
 
     Args:
         config: config file path or :class:`mmengine.Config`.
@@ -95,6 +96,7 @@ def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None
         the model in eval mode, with the config as ``model.cfg``.
     """
     check_device(device)
+    install_checkpoint_safety()
     if checkpoint is not None and '://' not in str(checkpoint) \
             and not os.path.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')

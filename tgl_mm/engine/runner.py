@@ -1,4 +1,4 @@
-"""mmengine's ``Runner`` with strict checkpoint loading."""
+"""mmengine's ``Runner`` with strict, weights-only checkpoint loading."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -10,7 +10,12 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from tgl_mm.registry import RUNNERS
-from tgl_mm.utils.checkpoint import DEFAULT_REVISE_KEYS, check_training_state, load_weights_into
+from tgl_mm.utils.checkpoint import (
+    DEFAULT_REVISE_KEYS,
+    check_training_state,
+    install_checkpoint_safety,
+    load_weights_into,
+)
 
 __all__ = ['TGLRunner']
 
@@ -29,11 +34,19 @@ class TGLRunner(Runner):
     checked in full. Resuming from a
     file without training state (weights only) is a
     :class:`~tgl_mm.utils.checkpoint.CheckpointContentError`.
+
+    Creating one installs the checkpoint safety
+    (:func:`~tgl_mm.utils.checkpoint.install_checkpoint_safety`: weights-only loaders, the
+    atomic file backend), however it is built.
     """
 
     load_strict: bool = True
     load_allow_missing: tuple[str, ...] = ()
     _resuming: bool = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        install_checkpoint_safety()
+        super().__init__(*args, **kwargs)
 
     @classmethod
     def from_cfg(cls, cfg: Config) -> TGLRunner:

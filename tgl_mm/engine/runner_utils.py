@@ -20,6 +20,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS, init_default_scope
 from mmengine.runner import Runner
 
+from tgl_mm.utils.checkpoint import install_checkpoint_safety
 from tgl_mm.utils.dist import destroy_process_group, init_cpu_process_group, is_cpu_only
 
 from .runner import TGLRunner
@@ -340,10 +341,14 @@ def build_runner(cfg: Config) -> Runner:
     """Build the config's runner (``runner_type`` if set, else :class:`TGLRunner`: mmengine's
     ``Runner`` with strict checkpoint loading).
 
-    The config's ``default_scope`` is made current first, so parts a runner builds before it
-    sets its own scope (``FlexibleRunner``'s strategy) resolve in tgl_mm's registries too.
+    The checkpoint safety (:func:`~tgl_mm.utils.checkpoint.install_checkpoint_safety`) is
+    installed first, whatever the runner type (``FlexibleRunner`` loads through mmengine's
+    loaders too). The config's ``default_scope`` is made current first, so parts a runner
+    builds before it sets its own scope (``FlexibleRunner``'s strategy) resolve in tgl_mm's
+    registries too.
     Call inside :func:`launch_session` when ``cfg.launcher`` is not ``'none'``.
     """
+    install_checkpoint_safety()
     use_cpu_ddp(cfg)
     if cfg.get('default_scope') is not None:
         init_default_scope(cfg.default_scope)

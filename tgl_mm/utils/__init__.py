@@ -1,5 +1,6 @@
 from .checkpoint import (
                          UnsafeCheckpointError,
+                         install_checkpoint_safety,
                          load_checkpoint_file,
                          mmengine_safe_globals,
                          safe_checkpoint_globals,
@@ -9,6 +10,6 @@ from .setup_env import register_all_modules
 
 __all__ = [
     'UnsafeCheckpointError', 'atomic_dump_json', 'atomic_path', 'atomic_write_bytes',
-    'atomic_write_text', 'load_checkpoint_file', 'mmengine_safe_globals', 'register_all_modules',
-    'safe_checkpoint_globals',
+    'atomic_write_text', 'install_checkpoint_safety', 'load_checkpoint_file',
+    'mmengine_safe_globals', 'register_all_modules', 'safe_checkpoint_globals',
 ]

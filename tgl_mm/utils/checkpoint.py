@@ -5,27 +5,35 @@ Loading
     weights-only load, which refuses the few non-tensor objects an mmengine checkpoint holds
     (the message hub's ``HistoryBuffer`` and its numpy arrays), so ``Runner.resume`` fails; before
     torch 2.6 the same call unpickled anything, which runs arbitrary code from the file.
-    Importing ``tgl_mm`` replaces mmengine's checkpoint loaders (local files, http(s), s3/petrel)
-    with :func:`load_checkpoint_file`-style loaders that always pass ``weights_only=True`` and allow
-    exactly :func:`mmengine_safe_globals` -- nothing else, and never a fallback to full unpickling.
+    :func:`install_safe_loaders` replaces mmengine's checkpoint loaders (local files, http(s),
+    s3/petrel) with :func:`load_checkpoint_file`-style loaders that always pass
+    ``weights_only=True`` and allow exactly :func:`mmengine_safe_globals` -- nothing else, and
+    never a fallback to full unpickling.
 
 Saving
     :class:`AtomicLocalBackend` is mmengine's local file backend whose writes go to a temporary
     file in the target directory, renamed onto the target only when complete
-    (``tgl_mm.engine.AtomicCheckpointHook`` selects it for checkpoints).
+    (``tgl_mm.engine.AtomicCheckpointHook`` selects it for checkpoints, after
+    :func:`register_atomic_backend`).
+
+Who installs it
+    Importing this module (or any part of tgl_mm) changes nothing in mmengine. The entry points
+    that load or save checkpoints call :func:`install_checkpoint_safety` (both of the above,
+    idempotent): ``tgl_mm.engine.TGLRunner`` and ``tgl_mm.engine.build_runner`` (so
+    ``tools/train.py`` and ``tools/test.py``), ``tgl_mm.apis.init_model`` (``tools/infer.py``,
+    ``tools/app.py``), ``tools/train_tam.py``, ``tools/analysis/tam_predictions.py`` and
+    ``tgl_mm.utils.register_all_modules``. :func:`load_checkpoint_file` is weights-only on its own
+    and needs nothing installed.
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import importlib.abc
-import importlib.util
 import io
 import os
 import pickle
 import re
 import struct
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,9 +45,11 @@ from .fileio import atomic_path
 __all__ = [
     'ATOMIC_BACKEND', 'AtomicLocalBackend', 'CheckpointContentError', 'CheckpointMismatchError',
     'UnsafeCheckpointError', 'check_checkpoint_fits', 'check_training_state',
-    'checkpoint_state_dict', 'install_safe_loaders', 'load_weights_into', 'state_dict_mismatches',
-    'load_checkpoint_bytes', 'load_checkpoint_file', 'mmengine_safe_globals',
-    'restricted_getattr', 'safe_checkpoint_globals', 'unsafe_globals',
+    'checkpoint_state_dict', 'install_checkpoint_safety', 'install_safe_loaders',
+    'load_weights_into', 'state_dict_mismatches', 'load_checkpoint_bytes',
+    'load_checkpoint_file', 'mmengine_safe_globals', 'register_atomic_backend',
+    'restricted_getattr', 'safe_checkpoint_globals', 'safe_loaders_installed',
+    'uninstall_safe_loaders', 'unsafe_globals',
 ]
 
 #: name under which :class:`AtomicLocalBackend` is registered in mmengine's file backends
@@ -283,49 +293,59 @@ _SCHEMES: dict[tuple[str, ...], Callable] = {
 }
 
 
-def _register_loaders(checkpoint_module: Any) -> None:
-    loader_cls = checkpoint_module.CheckpointLoader
-    for prefixes, loader in _SCHEMES.items():
-        loader_cls.register_scheme(list(prefixes), loader, force=True)
+#: mmengine's loaders that :func:`install_safe_loaders` replaced, by prefix (None: the prefix
+#: had no loader), for :func:`uninstall_safe_loaders`
+_replaced_loaders: dict[str, Callable | None] = {}
 
 
-class _AfterImport(importlib.abc.MetaPathFinder):
-    """Run ``callback(module)`` right after ``fullname`` is first imported (then step aside)."""
+def _checkpoint_loader() -> Any:
+    from mmengine.runner.checkpoint import CheckpointLoader
 
-    def __init__(self, fullname: str, callback: Callable[[Any], None]) -> None:
-        self.fullname = fullname
-        self.callback = callback
+    return CheckpointLoader
 
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != self.fullname:
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
-        if spec is None or spec.loader is None:
-            return spec
-        exec_module = spec.loader.exec_module
 
-        def exec_then_patch(module: Any) -> None:
-            exec_module(module)
-            self.callback(module)
-
-        spec.loader.exec_module = exec_then_patch  # type: ignore[method-assign]
-        return spec
+def safe_loaders_installed() -> bool:
+    """Whether mmengine's checkpoint loaders are this module's weights-only ones right now."""
+    schemes = _checkpoint_loader()._schemes
+    return all(schemes.get(prefix) is loader
+               for prefixes, loader in _SCHEMES.items() for prefix in prefixes)
 
 
 def install_safe_loaders() -> None:
     """Route mmengine's checkpoint loading (Runner ``load_from``/``resume``,
     ``mmengine.runner.load_checkpoint``) through the weights-only loaders of this module.
 
-    Called when ``tgl_mm`` is imported. It does not import mmengine's runner itself (that costs
-    seconds); if ``mmengine.runner.checkpoint`` is not imported yet, the loaders are installed the
-    moment it is. Idempotent.
+    Nothing installs them on import: the entry points that load checkpoints call this (through
+    :func:`install_checkpoint_safety`): :class:`tgl_mm.engine.TGLRunner` and
+    :func:`tgl_mm.engine.build_runner`, :func:`tgl_mm.apis.init_model`,
+    :func:`tgl_mm.utils.register_all_modules` and the tools. Imports ``mmengine.runner``.
+    Idempotent; :func:`uninstall_safe_loaders` puts mmengine's loaders back.
     """
-    target = 'mmengine.runner.checkpoint'
-    if target in sys.modules:
-        _register_loaders(sys.modules[target])
-    elif not any(isinstance(f, _AfterImport) and f.fullname == target for f in sys.meta_path):
-        sys.meta_path.insert(0, _AfterImport(target, _register_loaders))
+    loader_cls = _checkpoint_loader()
+    if safe_loaders_installed():
+        return
+    for prefixes, loader in _SCHEMES.items():
+        for prefix in prefixes:
+            current = loader_cls._schemes.get(prefix)
+            if current is not loader:
+                _replaced_loaders.setdefault(prefix, current)
+        loader_cls.register_scheme(list(prefixes), loader, force=True)
+
+
+def uninstall_safe_loaders() -> None:
+    """Put back the loaders :func:`install_safe_loaders` replaced (mmengine's own, unless
+    something else had replaced them first); a prefix whose loader is no longer ours (replaced
+    since) is left alone. Idempotent."""
+    loader_cls = _checkpoint_loader()
+    ours = {prefix: loader for prefixes, loader in _SCHEMES.items() for prefix in prefixes}
+    for prefix, original in _replaced_loaders.items():
+        if loader_cls._schemes.get(prefix) is not ours[prefix]:
+            continue
+        if original is None:
+            loader_cls._schemes.pop(prefix, None)
+        else:
+            loader_cls.register_scheme(prefix, original, force=True)
+    _replaced_loaders.clear()
 
 
 class AtomicLocalBackend(LocalBackend):
@@ -344,7 +364,20 @@ class AtomicLocalBackend(LocalBackend):
             f.write(obj)
 
 
-register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
+def register_atomic_backend() -> None:
+    """Register :class:`AtomicLocalBackend` in mmengine's file backends as
+    :data:`ATOMIC_BACKEND` (idempotent). Whoever selects the backend calls this first
+    (:class:`tgl_mm.engine.AtomicCheckpointHook`, :func:`install_checkpoint_safety`); importing
+    tgl_mm does not."""
+    register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
+
+
+def install_checkpoint_safety() -> None:
+    """Weights-only checkpoint loading (:func:`install_safe_loaders`) and the atomic file
+    backend (:func:`register_atomic_backend`): what tgl_mm's runner, tools and
+    :func:`~tgl_mm.apis.init_model` install before they load or save checkpoints. Idempotent."""
+    install_safe_loaders()
+    register_atomic_backend()
 
 
 # --- does a checkpoint fit the model? ----------------------------------------------------------

@@ -1,12 +1,17 @@
-"""Register every tgl_mm module and make ``tgl_mm`` the default scope."""
+"""Register every tgl_mm module, install the checkpoint safety and make ``tgl_mm`` the default
+scope."""
 import datetime
 import warnings
 
 from mmengine import DefaultScope
 
+from .checkpoint import install_checkpoint_safety
+
 
 def register_all_modules(init_default_scope: bool = True) -> None:
-    """Import all tgl_mm modules so their registry entries exist.
+    """Import all tgl_mm modules so their registry entries exist, and install the checkpoint
+    safety (:func:`~tgl_mm.utils.checkpoint.install_checkpoint_safety`: weights-only loading in
+    mmengine, the atomic file backend), which importing tgl_mm does not.
 
     Configs normally do not need this (the registries know their ``locations``); scripts that
     build components outside a Runner call it once.
@@ -22,6 +27,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import tgl_mm.models  # noqa: F401
     import tgl_mm.visualization  # noqa: F401
 
+    install_checkpoint_safety()
     if not init_default_scope:
         return
     current = DefaultScope.get_current_instance()

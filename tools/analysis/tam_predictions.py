@@ -41,9 +41,11 @@ def main(argv: list[str] | None = None) -> dict:
     from tgl_mm.engine import load_config
     from tgl_mm.engine.tam_predictions import write_tam_predictions
     from tgl_mm.models.grounding.degraded_retrieval import queries_from_moments, retrieval_quality
+    from tgl_mm.utils import install_checkpoint_safety
     from tgl_mm.utils.fileio import atomic_dump_json
 
     cfg = load_config(args.config, args.cfg_options)
+    install_checkpoint_safety()  # weights-only loading
     records = write_tam_predictions(cfg, args.checkpoint, args.out, args.split)
     moments = Path(args.moment_file) if args.moment_file else \
         Path(cfg.test_dataloader.dataset.get('data_root', '.')) / 'moments' / f'{args.split}.json'

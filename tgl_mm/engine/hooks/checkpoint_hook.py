@@ -8,7 +8,7 @@ from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.hooks import CheckpointHook
 
 from tgl_mm.registry import HOOKS
-from tgl_mm.utils.checkpoint import ATOMIC_BACKEND
+from tgl_mm.utils.checkpoint import ATOMIC_BACKEND, register_atomic_backend
 from tgl_mm.utils.fileio import atomic_write_text
 
 from ..loops import RESUMED_RNG_INFO
@@ -36,6 +36,7 @@ class AtomicCheckpointHook(CheckpointHook):
     """
 
     def before_train(self, runner) -> None:
+        register_atomic_backend()  # backend_args may name it too
         super().before_train(runner)
         if self.file_client_args is None and type(self.file_backend) is LocalBackend:
             self.backend_args = dict(backend=ATOMIC_BACKEND)
