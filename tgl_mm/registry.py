@@ -95,3 +95,13 @@ VISBACKENDS = Registry(
     'vis_backend', parent=MMENGINE_VISBACKENDS, scope=SCOPE, locations=['tgl_mm.visualization'])
 INFERENCERS = Registry(
     'inferencer', parent=MMENGINE_INFERENCERS, scope=SCOPE, locations=['tgl_mm.apis'])
+
+
+def registered_groundings() -> dict[str, type]:
+    """The grounding strategies by their ``GROUNDINGS`` names (``none``, ``oracle``, ...), in
+    registration order: the one list of grounding names (help texts, the demo page and checks
+    read it). Each class is also registered under its class name; those aliases are left out.
+    """
+    GROUNDINGS.import_from_location()
+    return {name: cls for name, cls in GROUNDINGS.module_dict.items()
+            if name != cls.__name__}

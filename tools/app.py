@@ -85,14 +85,15 @@ def main(argv=None) -> None:
         raise RuntimeError(f'tools/app.py needs the app extra: make install-app, or pip install '
                            f'-e .[app] ({e})') from None
     from tgl_mm.apis import init_model
+    from tgl_mm.apis.grounding_choice import default_grounding, grounding_name
     from tgl_mm.utils import install_checkpoint_safety
 
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     install_checkpoint_safety()  # weights-only loading (init_model does it too)
     model = init_model(args.config, checkpoint, device=args.device,
                        cfg_options=args.cfg_options)
-    grounding = 'tam (the model\'s own)' if getattr(model, 'tam', None) is not None else \
-        'none (this model has no TAM to ground itself)'
+    grounding, warning = default_grounding(model, has_spans=False)
+    grounding = f'{grounding_name(grounding)} ({warning or "the model grounds itself"})'
     print(f'[tools/app.py] outputs in {work_dir}; default grounding: {grounding}', flush=True)
     launch(DemoApp(model, work_dir, num_examples=args.examples, limits=limits), host=args.host,
            port=args.port, max_queue=args.max_queue)

@@ -17,7 +17,13 @@ import sys
 import warnings
 from collections.abc import Iterator
 
-from tgl_mm.utils.cli import KeyValueAction, add_debug_flag, run_tool, sigterm_exits
+from tgl_mm.utils.cli import (
+    KeyValueAction,
+    add_debug_flag,
+    grounding_help,
+    run_tool,
+    sigterm_exits,
+)
 
 #: groundings that read a prediction file (``--pred-file``), with their ``--top-k`` default
 FILE_GROUNDINGS = {'moment_retrieval': 1, 'hybrid': 1, 'keyframes': 4}
@@ -36,11 +42,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--out', required=True, metavar='DIR',
                         help='output folder (owned by this run: a second run into it is refused '
                         "while this one lives; an earlier run's outputs are replaced)")
-    parser.add_argument('--grounding', metavar='NAME',
-                        help='how M+ is chosen: none (whole video), oracle (the --mplus spans), '
-                        'tam (the model\'s TAM), moment_retrieval / hybrid / keyframes (with '
-                        '--pred-file); default: oracle with --mplus, moment_retrieval with '
-                        '--pred-file, else tam when the model has a TAM, else none')
+    parser.add_argument('--grounding', metavar='NAME', help=grounding_help(
+        'how M+ is chosen, a registered grounding:',
+        f'With --pred-file: {" / ".join(FILE_GROUNDINGS)}. Default: oracle with --mplus, '
+        'moment_retrieval with --pred-file, else tam when the model has a TAM, else none'))
     parser.add_argument('--mplus', action='append', default=[], metavar='SPANS',
                         help='M+ frames as "a-b,c,d-" (0-based, inclusive; "d-" runs to the last '
                         'frame): once for every sentence or once per sentence, in order '

@@ -14,7 +14,7 @@ from tgl_mm.engine import (
     set_format_only_without_masks,
 )
 from tgl_mm.utils import install_checkpoint_safety
-from tgl_mm.utils.cli import KeyValueAction, add_debug_flag, run_tool
+from tgl_mm.utils.cli import KeyValueAction, add_debug_flag, grounding_help, run_tool
 from tgl_mm.utils.dist import LAUNCHERS
 
 
@@ -32,9 +32,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='draw predictions into DIR (RVOSVisualizationHook)')
     parser.add_argument(
         '--grounding', metavar='NAME',
-        help='how M+ is chosen at inference: oracle (moment annotations), none (whole video), '
-        'moment_retrieval, keyframes, hybrid, tam, or another GROUNDINGS entry; default: the '
-        "config's model.test_cfg.grounding")
+        help=grounding_help('how M+ is chosen at inference, a registered grounding:',
+                            "Default: the config's model.test_cfg.grounding"))
     parser.add_argument(
         '--grounding-options', nargs='+', action=KeyValueAction, metavar='KEY=VALUE',
         help='arguments of the grounding, e.g. pred_file=chrono.jsonl top_k=4')

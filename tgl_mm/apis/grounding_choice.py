@@ -11,6 +11,12 @@ Shared by :func:`~tgl_mm.apis.streaming.segment_expressions` (so ``segment_video
 - moment-retrieval windows are in frames unless the call or the prediction file says seconds;
   seconds are converted with the video's frame rate, and fractional windows read as frames are
   an error rather than a guess (:func:`resolve_time_units`).
+
+What a grounding reads comes from its class in the ``GROUNDINGS`` registry
+(``BaseGrounding.reads_spans``, ``reads_windows``, ``needs_frame_scores``), never from a list of
+names here; the model is asked through its inference interface
+(:class:`~tgl_mm.models.segmentors.inference_interface.StreamingSegmentor`: ``has_tam``,
+``grounding_cfg``).
 """
 from __future__ import annotations
 
@@ -19,14 +25,13 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+from tgl_mm.registry import GROUNDINGS
 
-#: the names (registry name and class name) of the groundings this module looks into
-ORACLE_NAMES = ('oracle', 'OracleGrounding')
-RETRIEVAL_NAMES = ('moment_retrieval', 'MomentRetrievalGrounding')
-HYBRID_NAMES = ('hybrid', 'HybridGrounding')
-TAM_NAMES = ('tam', 'TAMGrounding')
+if TYPE_CHECKING:   # the interface, for annotations (importing it would import the models)
+    from tgl_mm.models.segmentors.inference_interface import StreamingSegmentor
+
 #: the units a prediction file's windows may be in
 TIME_UNITS = ('frames', 'seconds')
 #: how far from an integer a window bound in frames may be (float noise of a writer)
@@ -44,15 +49,27 @@ def grounding_name(grounding: str | dict | None) -> str | None:
     return str(grounding.get('type'))
 
 
-def reads_spans(grounding: str | dict) -> bool:
-    """Whether the grounding reads the caller's M+ spans (``oracle``, or a ``hybrid`` whose
-    span is ``oracle``)."""
+def grounding_flag(grounding: str | dict | None, flag: str) -> bool:
+    """A class attribute (``reads_spans``, ``reads_windows``, ``needs_frame_scores``) of the
+    registered grounding a name or config names; False for an unknown name."""
     name = grounding_name(grounding)
-    if name in ORACLE_NAMES:
-        return True
-    if name in HYBRID_NAMES and isinstance(grounding, dict):
-        return reads_spans(grounding.get('span') or {})
-    return False
+    cls = GROUNDINGS.get(name) if name else None
+    return bool(getattr(cls, flag, False))
+
+
+def sub_groundings(grounding: str | dict) -> list[tuple[str, dict]]:
+    """``(key, config)`` of the grounding configs inside a config (a ``hybrid``'s ``span``)."""
+    if not isinstance(grounding, dict):
+        return []
+    return [(key, value) for key, value in grounding.items()
+            if isinstance(value, dict) and 'type' in value]
+
+
+def reads_spans(grounding: str | dict) -> bool:
+    """Whether the grounding reads the caller's M+ spans (``oracle``, or a grounding whose
+    sub-grounding does, e.g. a ``hybrid`` whose span is ``oracle``)."""
+    return grounding_flag(grounding, 'reads_spans') or \
+        any(reads_spans(sub) for _, sub in sub_groundings(grounding))
 
 
 def check_spans_used(grounding: str | dict, has_spans: bool,
@@ -78,28 +95,21 @@ def check_spans_used(grounding: str | dict, has_spans: bool,
                          'another grounding (none, tam, moment_retrieval)')
 
 
-def model_has_tam(model: torch.nn.Module) -> bool:
-    """Whether ``model`` carries a Temporal Alignment Module."""
-    return getattr(model, 'tam', None) is not None
-
-
-def default_grounding(model: torch.nn.Module, has_spans: bool
+def default_grounding(model: StreamingSegmentor, has_spans: bool
                       ) -> tuple[str | dict, str | None]:
-    """The grounding to run when none is named, and a warning (or None).
+    """The grounding to run when none is named, and a warning (or None): the one place of
+    this rule.
 
-    ``oracle`` with spans; the model's own TAM without (its configured TAM grounding when the
-    config has one, else ``tam`` with the defaults); ``none`` with :data:`NO_TAM_WARNING` for a
-    model without a TAM.
+    ``oracle`` with spans; the model's own TAM without (its configured grounding when that
+    grounds with the TAM (``needs_frame_scores``, e.g. ``tam`` with its mode), else ``tam`` with
+    the defaults); ``none`` with :data:`NO_TAM_WARNING` for a model without a TAM.
     """
     if has_spans:
         return 'oracle', None
-    if model_has_tam(model):
-        try:
-            configured = model.cfg.model.test_cfg.grounding
-        except AttributeError:   # no config, or one without a test-time grounding
-            configured = None
-        if isinstance(configured, dict) and configured.get('type') in TAM_NAMES:
-            return dict(configured), None
+    if model.has_tam:
+        configured = model.grounding_cfg
+        if grounding_flag(configured, 'needs_frame_scores'):
+            return configured, None
         return 'tam', None
     return 'none', NO_TAM_WARNING
 
@@ -223,17 +233,17 @@ def resolve_time_units(grounding: str | dict, fps: float, fps_known: bool = True
     Raises:
         ValueError: naming the file (and the line and query of a fractional window).
     """
-    name = grounding_name(grounding)
     if not isinstance(grounding, dict):
         return grounding
-    if name in RETRIEVAL_NAMES:
+    if grounding_flag(grounding, 'reads_windows'):
         return _resolve_retrieval(grounding, fps, fps_known, where)
-    if name in HYBRID_NAMES and isinstance(grounding.get('span'), dict):
-        return dict(grounding, span=resolve_time_units(grounding['span'], fps, fps_known,
-                                                       where))
+    subs = sub_groundings(grounding)
+    if subs:
+        return dict(grounding, **{key: resolve_time_units(sub, fps, fps_known, where)
+                                  for key, sub in subs})
     return grounding
 
 
-__all__ = ['NO_TAM_WARNING', 'TIME_UNITS', 'grounding_name', 'reads_spans', 'check_spans_used',
-           'model_has_tam', 'default_grounding', 'declared_unit', 'fractional_window',
-           'resolve_time_units']
+__all__ = ['NO_TAM_WARNING', 'TIME_UNITS', 'grounding_name', 'grounding_flag', 'sub_groundings',
+           'reads_spans', 'check_spans_used', 'default_grounding', 'declared_unit',
+           'fractional_window', 'resolve_time_units']

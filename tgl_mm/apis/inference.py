@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,6 +26,9 @@ from tgl_mm.apis.video_io import FrameSource, open_frames
 from tgl_mm.registry import MODELS, TRANSFORMS
 from tgl_mm.structures import VideoDataSample
 from tgl_mm.utils.checkpoint import install_checkpoint_safety, load_weights_into
+
+if TYPE_CHECKING:   # the inference interface, for annotations (importing it imports the models)
+    from tgl_mm.models.segmentors.inference_interface import StreamingSegmentor
 
 
 @dataclass
@@ -154,7 +158,7 @@ def build_sample(frames: np.ndarray, names: list[str], text: str, image_size: in
     return packed['inputs'], packed['data_samples']
 
 
-def segment_video(model: torch.nn.Module,
+def segment_video(model: StreamingSegmentor,
                   frames: str | os.PathLike | Sequence[np.ndarray] | FrameSource,
                   text: str, grounding: str | dict | None = None,
                   mplus: Sequence[bool] | np.ndarray | None = None,
@@ -167,7 +171,8 @@ def segment_video(model: torch.nn.Module,
     ``segment_expressions`` (or ``tools/infer.py``).
 
     Args:
-        model: a model from :func:`init_model`.
+        model: a model from :func:`init_model` (any
+            :class:`~tgl_mm.models.segmentors.inference_interface.StreamingSegmentor`).
         frames: a video file (mp4, avi, mov, webm, mkv), a folder of frame images (natural
             name order: ``frame_2`` before ``frame_10``; hidden ``.*`` files skipped) or a
             sequence of uint8 RGB arrays ``(H, W, 3)`` (e.g. a ``(T, H, W, 3)`` uint8 array);

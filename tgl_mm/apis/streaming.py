@@ -2,20 +2,25 @@
 
 :func:`segment_expressions` decodes the video once into a compact spill file
 (:class:`~tgl_mm.apis.video_io.FrameSpill`), then runs the model's
-:meth:`~tgl_mm.models.segmentors.tgl_sam2.TGLSAM2.predict_expressions`: frames are loaded and
-normalised chunk by chunk when the encoders need them, the sentences move through the video
-side by side sharing their sentence-independent encoder work, and every mask goes to a
-callback as soon as it exists. Memory does not grow with the video length.
+:meth:`~tgl_mm.models.segmentors.inference_interface.StreamingSegmentor.predict_expressions`:
+frames are loaded and normalised chunk by chunk when the encoders need them, the sentences move
+through the video side by side sharing their sentence-independent encoder work, and every mask
+goes to a callback as soon as it exists. Memory does not grow with the video length.
+
+The model is used only through the
+:class:`~tgl_mm.models.segmentors.inference_interface.StreamingSegmentor` interface, and the
+request's grounding is passed with the call: the model is never changed, so requests with
+different groundings may share it, at the same time too.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 import unicodedata
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -27,8 +32,10 @@ from tgl_mm.apis.grounding_choice import (
     resolve_time_units,
 )
 from tgl_mm.apis.video_io import FrameSource, FrameSpill, open_frames
-from tgl_mm.registry import GROUNDINGS
 from tgl_mm.structures import VideoDataSample
+
+if TYPE_CHECKING:   # the interface, for annotations (importing it would import the models)
+    from tgl_mm.models.segmentors.inference_interface import StreamingSegmentor
 
 #: ``on_mask(k, t, mask)``: sentence k's mask of frame t, bool (H, W) at the video's size
 MaskSink = Callable[[int, int, np.ndarray], None]
@@ -95,32 +102,30 @@ def clean_texts(texts: Sequence[str]) -> list[str]:
     return out
 
 
-def long_sentence_warnings(text_backbone: object, texts: Sequence[str]) -> list[str]:
+def long_sentence_warnings(reader: object, texts: Sequence[str]) -> list[str]:
     """One message per sentence longer than the text encoder reads (its ``max_length``
     tokens, special tokens included), with the token counts and the part it keeps.
 
-    ``text_backbone`` needs ``tokenizer`` (a fast Hugging Face tokenizer) and ``max_length``;
-    without them nothing is checked.
+    ``reader``: a :class:`StreamingSegmentor` or a text encoder, anything with
+    ``truncated_sentence(text)`` (see
+    :meth:`~tgl_mm.models.segmentors.inference_interface.StreamingSegmentor.truncated_sentence`);
+    without it nothing is checked.
     """
-    tokenizer = getattr(text_backbone, 'tokenizer', None)
-    limit = getattr(text_backbone, 'max_length', None)
-    if tokenizer is None or not limit:
+    truncated = getattr(reader, 'truncated_sentence', None)
+    if truncated is None:
         return []
     out = []
     for k, text in enumerate(texts):
-        count = len(tokenizer(text, truncation=False)['input_ids'])
-        if count <= limit:
+        cut = truncated(text)
+        if cut is None:
             continue
-        kept = tokenizer(text, truncation=True, max_length=limit,
-                         return_offsets_mapping=True)['offset_mapping']
-        end = max((int(e) for _, e in kept), default=0)
+        count, limit, kept = cut
         out.append(f'sentence {k} has {count} tokens; the text encoder reads {limit} of them '
-                   f'(special tokens included) and ignores the rest: it keeps '
-                   f'{text[:end]!r}')
+                   f'(special tokens included) and ignores the rest: it keeps {kept!r}')
     return out
 
 
-def choose_grounding(model: torch.nn.Module, grounding: str | dict | None, has_spans: bool,
+def choose_grounding(model: StreamingSegmentor, grounding: str | dict | None, has_spans: bool,
                      spans_name: str = 'M+ spans') -> tuple[str | dict, list[str]]:
     """The grounding a call runs and its warnings: the one named, else
     :func:`~tgl_mm.apis.grounding_choice.default_grounding`; spans it would ignore, or none
@@ -154,26 +159,8 @@ def make_sample(spill: FrameSpill, text: str, exp_id: str,
     return sample
 
 
-@contextlib.contextmanager
-def using_grounding(model: torch.nn.Module, grounding: str | dict | None):
-    """Temporarily set ``model.grounding`` (a ``GROUNDINGS`` name or config; None: keep)."""
-    if grounding is None:
-        yield
-        return
-    previous = model.grounding
-    model.grounding = GROUNDINGS.build(dict(type=grounding) if isinstance(grounding, str)
-                                       else grounding)
-    try:
-        if model.grounding.needs_frame_scores and model.tam is None:
-            raise ValueError(f'grounding {type(model.grounding).__name__} needs a TAM, and '
-                             'this model has none')
-        yield
-    finally:
-        model.grounding = previous
-
-
 @torch.no_grad()
-def segment_expressions(model: torch.nn.Module,
+def segment_expressions(model: StreamingSegmentor,
                         source: str | os.PathLike | Sequence[np.ndarray] | FrameSource,
                         texts: Sequence[str], on_mask: MaskSink,
                         grounding: str | dict | None = None,
@@ -184,7 +171,8 @@ def segment_expressions(model: torch.nn.Module,
     """Segment K sentences on one video, streaming (see the module docstring).
 
     Args:
-        model: a ``TGLSAM2`` from :func:`~tgl_mm.apis.init_model`.
+        model: a :class:`StreamingSegmentor` (e.g. a ``TGLSAM2`` from
+            :func:`~tgl_mm.apis.init_model`); it is not changed.
         source: a video file, a frame folder, RGB arrays, or a :class:`FrameSource`.
         texts: the K sentences.
         on_mask: :data:`MaskSink`, called in processing order (not temporal order).
@@ -193,6 +181,8 @@ def segment_expressions(model: torch.nn.Module,
             warning (:func:`~tgl_mm.apis.grounding_choice.default_grounding`). ``mplus`` with a
             grounding that does not read it is an error. Moment-retrieval windows follow
             :func:`~tgl_mm.apis.grounding_choice.resolve_time_units` with the video's fps.
+            The grounding is this call's alone (the model's own is left as it is); one the
+            model cannot run (``tam`` without a TAM) is refused before the video is decoded.
         mplus: per sentence, M+ flags (T,) or None (for ``oracle`` grounding).
         tmp_dir: where the spill file goes (default: the system's temporary folder).
         progress: show progress bars (frames/s).
@@ -207,11 +197,12 @@ def segment_expressions(model: torch.nn.Module,
     flags = list(mplus) if mplus is not None else [None] * len(texts)
     if len(flags) != len(texts):
         raise ValueError(f'{len(flags)} M+ flag lists for {len(texts)} sentences')
+    source = open_frames(source)     # what the caller gave is checked before the model is asked
     grounding, messages = choose_grounding(model, grounding,
                                            any(f is not None for f in flags))
-    source = open_frames(source)
     grounding = resolve_time_units(grounding, source.fps, source.fps_known, source.name)
-    messages += long_sentence_warnings(getattr(model, 'text_backbone', None), texts)
+    strategy = model.build_grounding(grounding)
+    messages += long_sentence_warnings(model, texts)
     for message in messages:
         warnings.warn(message, UserWarning, stacklevel=2)
     check = check or (lambda: None)
@@ -224,7 +215,7 @@ def segment_expressions(model: torch.nn.Module,
     bar = tqdm(total=getattr(source, 'frame_count_hint', None) or None, unit='frame',
                desc='decoding', disable=not progress, dynamic_ncols=True)
     with bar:
-        spill = FrameSpill(source, model.head.image_size, tmp_dir, on_frame=decoded)
+        spill = FrameSpill(source, model.input_size, tmp_dir, on_frame=decoded)
     with spill:
         run = VideoRun(num_frames=spill.num_frames, fps=spill.fps,
                        ori_shape=tuple(spill.ori_shape), frame_names=list(spill.frame_names),
@@ -241,14 +232,14 @@ def segment_expressions(model: torch.nn.Module,
             check()
 
         def load(frames: Sequence[int]) -> torch.Tensor:
-            return model.data_preprocessor.normalize(spill.load(frames))
+            return model.normalize(spill.load(frames))
 
         start = time.perf_counter()
         bar = tqdm(total=spill.num_frames * len(texts), unit='frame', desc='segmenting',
                    disable=not progress, dynamic_ncols=True)
-        with bar, using_grounding(model, grounding):
+        with bar:
             grounded, counts = model.predict_expressions(load, spill.num_frames, samples,
-                                                         on_frame)
+                                                         on_frame, grounding=strategy)
         run.timings['segment'] = time.perf_counter() - start
     run.mplus = [g.mplus.cpu().numpy() for g in grounded]
     run.frame_scores = [None if g.frame_scores is None else g.frame_scores.float().cpu().numpy()
@@ -260,4 +251,4 @@ def segment_expressions(model: torch.nn.Module,
 
 __all__ = ['segment_expressions', 'VideoRun', 'MaskSink', 'ProgressCheck', 'clean_texts',
            'has_visible_character', 'long_sentence_warnings', 'choose_grounding',
-           'make_sample', 'using_grounding']
+           'make_sample']

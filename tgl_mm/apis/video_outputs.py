@@ -22,10 +22,10 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
 
 from tgl_mm.apis.output_dir import (
     PARTIAL_PREFIX,
@@ -45,6 +45,9 @@ from tgl_mm.apis.video_io import FrameSource, open_frames
 from tgl_mm.formats import mask_to_spans
 from tgl_mm.utils.fileio import atomic_dump_json, atomic_path
 from tgl_mm.visualization.overlay import PALETTE, overlay_mask
+
+if TYPE_CHECKING:   # the inference interface, for annotations (importing it imports the models)
+    from tgl_mm.models.segmentors.inference_interface import StreamingSegmentor
 
 LEGEND_ROW = 18     # legend height per sentence (pixels, at most: see render_overlay_frame)
 TIMELINE_ROW = 8    # M+ timeline height per sentence (pixels, at most)
@@ -257,7 +260,7 @@ def result_record(source_name: str, texts: Sequence[str], run: VideoRun, groundi
 OUTPUT_NAMES = ('result.json', 'masks', *(f'overlay{suffix}' for suffix in OVERLAY_FOURCC))
 
 
-def infer_video(model: torch.nn.Module, source: str | os.PathLike | FrameSource,
+def infer_video(model: StreamingSegmentor, source: str | os.PathLike | FrameSource,
                 texts: Sequence[str], out_dir: str | os.PathLike,
                 grounding: str | dict | None = None, mplus_specs: Sequence[str] = (),
                 overlay: bool = True, progress: bool = True,
@@ -268,7 +271,8 @@ def infer_video(model: torch.nn.Module, source: str | os.PathLike | FrameSource,
     docstring).
 
     Args:
-        model: a ``TGLSAM2`` from :func:`~tgl_mm.apis.init_model`.
+        model: a :class:`StreamingSegmentor` (e.g. a ``TGLSAM2`` from
+            :func:`~tgl_mm.apis.init_model`).
         source: a video file, a folder of frames, or a :class:`FrameSource`.
         texts: the sentences.
         out_dir: the output folder; this run owns it (a second run into it is refused while

@@ -5,25 +5,42 @@ the page, so the page can show it as it is.
 """
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 
 from tgl_mm.apis.grounding_choice import declared_unit
 from tgl_mm.apis.video_io import VIDEO_EXTENSIONS
-from tgl_mm.models.grounding.prediction_files import MomentRetrievalGrounding
+from tgl_mm.models.grounding import BaseGrounding, registered_groundings
+from tgl_mm.registry import GROUNDINGS
 
 #: the page's default: the model grounds itself (see :func:`grounding_config`)
 AUTO = 'auto'
 
-#: the groundings the page offers (``GROUNDINGS`` names, and ``auto``), with what each needs
+
+def required_arguments(cls: type) -> set[str]:
+    """The constructor arguments of ``cls`` without a default."""
+    params = inspect.signature(cls.__init__).parameters.values()
+    return {p.name for p in list(params)[1:] if p.default is p.empty
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+
+
+def page_groundings() -> dict[str, type[BaseGrounding]]:
+    """The registered groundings (:func:`~tgl_mm.models.grounding.registered_groundings`) the
+    page can give what they read: nothing, the "M+ spans" box (``reads_spans``), or an
+    uploaded file of windows (``reads_windows``, built with ``pred_file`` and ``top_k``)."""
+    return {name: cls for name, cls in registered_groundings().items()
+            if cls.reads_spans or not required_arguments(cls)
+            or (cls.reads_windows and required_arguments(cls) <= {'pred_file'})}
+
+
+#: the groundings the page offers (``auto``, then ``GROUNDINGS`` names), with what each does
 GROUNDING_CHOICES: dict[str, str] = {
     AUTO: "the model's own TAM when it has one, else none (the status says which ran)",
-    'none': 'every frame is in M+ (no grounding)',
-    'tam': "the model's Temporal Alignment Module picks M+ (needs a model trained with a TAM)",
-    'oracle': 'M+ = the spans typed in "M+ spans"',
-    'moment_retrieval': 'M+ = the best window(s) of each sentence in the uploaded prediction '
-                        'file (frames, or seconds when its lines say "unit": "seconds")',
-}
+    **{name: cls.describe() for name, cls in page_groundings().items()}}
+#: the offered groundings that read the "M+ spans" box, and those that read the uploaded file
+SPAN_GROUNDINGS = tuple(name for name, cls in page_groundings().items() if cls.reads_spans)
+FILE_GROUNDINGS = tuple(name for name, cls in page_groundings().items() if cls.reads_windows)
 
 
 class AppInputError(ValueError):
@@ -44,17 +61,18 @@ def parse_sentences(text: str | None) -> list[str]:
 
 
 def parse_span_lines(text: str | None, num_sentences: int) -> list[str]:
-    """The "M+ spans" box for ``oracle``: one line of ``a-b,c,d-`` spans (0-based frames,
-    inclusive; ``d-`` runs to the last frame, as ``tools/infer.py --mplus``) for every
-    sentence, or one line per sentence in order.
+    """The "M+ spans" box (:data:`SPAN_GROUNDINGS`, e.g. ``oracle``): one line of ``a-b,c,d-``
+    spans (0-based frames, inclusive; ``d-`` runs to the last frame, as
+    ``tools/infer.py --mplus``) for every sentence, or one line per sentence in order.
 
     Raises:
         AppInputError: no line, or a line count that is neither 1 nor ``num_sentences``.
     """
     lines = [line.strip() for line in (text or '').splitlines() if line.strip()]
     if not lines:
-        raise AppInputError('M+ spans: oracle grounding needs spans such as "3-12" (0-based '
-                            'frames, inclusive), one line for all sentences or one per sentence')
+        raise AppInputError(f'M+ spans: {" / ".join(SPAN_GROUNDINGS)} grounding needs spans '
+                            'such as "3-12" (0-based frames, inclusive), one line for all '
+                            'sentences or one per sentence')
     if len(lines) not in (1, num_sentences):
         raise AppInputError(f'M+ spans: {len(lines)} lines for {num_sentences} sentences; give '
                             'one line for all sentences or one per sentence')
@@ -86,10 +104,11 @@ def grounding_config(name: str, num_sentences: int, spans: str | None = None,
     Args:
         name: one of :data:`GROUNDING_CHOICES`.
         num_sentences: K.
-        spans: the "M+ spans" box (``oracle`` only).
-        pred_file: an uploaded moment-retrieval JSON-lines file (``moment_retrieval`` only;
-            qid ``video/<k>`` for sentence k, see docs/grounding.md).
-        top_k: how many windows of each query to take (``moment_retrieval``).
+        spans: the "M+ spans" box (:data:`SPAN_GROUNDINGS` only).
+        pred_file: an uploaded moment-retrieval JSON-lines file (:data:`FILE_GROUNDINGS`,
+            e.g. ``moment_retrieval``, only; qid ``video/<k>`` for sentence k, see
+            docs/grounding.md).
+        top_k: how many windows of each query to take (:data:`FILE_GROUNDINGS`).
 
     Returns:
         ``(grounding, mplus_specs)``; the grounding is None for ``auto`` (the streaming API then
@@ -102,29 +121,32 @@ def grounding_config(name: str, num_sentences: int, spans: str | None = None,
     """
     if name not in GROUNDING_CHOICES:
         raise AppInputError(f'Grounding: unknown {name!r} (one of {", ".join(GROUNDING_CHOICES)})')
-    if name != 'oracle' and (spans or '').strip():
-        raise AppInputError(f'M+ spans: only oracle grounding reads them, and {name!r} is '
-                            'chosen: clear the box or choose oracle')
-    if name != 'moment_retrieval' and pred_file:
-        raise AppInputError(f'Prediction file: only moment_retrieval grounding reads it, and '
-                            f'{name!r} is chosen: remove the file or choose moment_retrieval')
-    if name == 'oracle':
-        return 'oracle', parse_span_lines(spans, num_sentences)
-    if name == 'moment_retrieval':
+    spans_by, file_by = ' / '.join(SPAN_GROUNDINGS), ' / '.join(FILE_GROUNDINGS)
+    if name not in SPAN_GROUNDINGS and (spans or '').strip():
+        raise AppInputError(f'M+ spans: only {spans_by} grounding reads them, and {name!r} is '
+                            f'chosen: clear the box or choose {spans_by}')
+    if name not in FILE_GROUNDINGS and pred_file:
+        raise AppInputError(f'Prediction file: only {file_by} grounding reads it, and '
+                            f'{name!r} is chosen: remove the file or choose {file_by}')
+    if name in SPAN_GROUNDINGS:
+        return name, parse_span_lines(spans, num_sentences)
+    if name in FILE_GROUNDINGS:
         if not pred_file:
-            raise AppInputError('Prediction file: moment_retrieval grounding needs an uploaded '
+            raise AppInputError(f'Prediction file: {name} grounding needs an uploaded '
                                 'JSON-lines file of {"qid": "video/<k>", "pred_relevant_windows"'
                                 ': [[start, end, score], ...]}')
+        config = dict(type=name, pred_file=str(pred_file), top_k=int(top_k))
         try:
-            MomentRetrievalGrounding(str(pred_file), top_k=int(top_k))  # validate now
+            GROUNDINGS.build(config)  # validate now
             declared_unit(pred_file)
         except (ValueError, FileNotFoundError) as e:
             raise AppInputError(f'Prediction file: {e}') from None
-        return dict(type='moment_retrieval', pred_file=str(pred_file), top_k=int(top_k)), []
+        return config, []
     if name == AUTO:
         return None, []
     return name, []
 
 
-__all__ = ['AUTO', 'GROUNDING_CHOICES', 'AppInputError', 'parse_sentences', 'parse_span_lines',
+__all__ = ['AUTO', 'GROUNDING_CHOICES', 'SPAN_GROUNDINGS', 'FILE_GROUNDINGS', 'page_groundings',
+           'required_arguments', 'AppInputError', 'parse_sentences', 'parse_span_lines',
            'check_video', 'grounding_config']

@@ -1,10 +1,11 @@
 """The Gradio page of the demo (``tools/app.py``): inputs on the left, results on the right.
 
-One model serves the page; requests go through Gradio's queue one at a time (the model and its
-grounding are shared state), so a second request waits in line, with its position shown, and is
-not lost. Every failure of a request (bad video, empty sentence, malformed spans or prediction
-file, a limit of :class:`~tgl_mm.app.limits.AppLimits`, an unexpected exception) becomes a
-message in the status box; the server keeps serving. Text from the request is shown literally
+One model serves the page; requests go through Gradio's queue one at a time (one request's
+encoder work fills the machine), so a second request waits in line, with its position shown, and
+is not lost. A request passes its grounding with the call and never changes the model. Every
+failure of a request (bad video, empty sentence, malformed spans or prediction file, a limit of
+:class:`~tgl_mm.app.limits.AppLimits`, an unexpected exception) becomes a message in the
+status box; the server keeps serving. Text from the request is shown literally
 (:func:`~tgl_mm.app.markup.escape_markdown`, no LaTeX in the status box). The page serves files
 only from the app's own folders (:func:`~tgl_mm.app.limits.served_folders`), never the whole
 work dir. Needs ``pip install -e .[app]``.
@@ -18,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import torch
 
 from tgl_mm.apis.video_io import VIDEO_EXTENSIONS
 from tgl_mm.app.examples import Example, make_examples
 from tgl_mm.app.inputs import (
     AUTO,
+    FILE_GROUNDINGS,
     GROUNDING_CHOICES,
+    SPAN_GROUNDINGS,
     check_video,
     grounding_config,
     parse_sentences,
@@ -33,6 +35,7 @@ from tgl_mm.app.limits import AppLimits, check_own_folders, served_folders
 from tgl_mm.app.markup import escape_markdown
 from tgl_mm.app.session import RequestFolders, run_request
 from tgl_mm.app.timeline import timeline_figure
+from tgl_mm.models.segmentors.inference_interface import StreamingSegmentor
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +78,8 @@ class DemoApp:
     """The model, the request folders and the examples behind one page.
 
     Args:
-        model: a ``TGLSAM2`` from :func:`~tgl_mm.apis.init_model`.
+        model: a :class:`StreamingSegmentor` (e.g. a ``TGLSAM2`` from
+            :func:`~tgl_mm.apis.init_model`).
         work_dir: the app's folders go here: ``requests/`` and ``examples/``, the only ones
             served to the page (each must hold nothing but what the app makes there).
         num_examples: synthetic examples to generate (0: none).
@@ -83,7 +87,7 @@ class DemoApp:
         limits: what one request may cost (default :class:`AppLimits`).
     """
 
-    def __init__(self, model: torch.nn.Module, work_dir: str | os.PathLike,
+    def __init__(self, model: StreamingSegmentor, work_dir: str | os.PathLike,
                  num_examples: int = 3, keep_requests: int = 16,
                  limits: AppLimits | None = None) -> None:
         self.model = model
@@ -93,14 +97,14 @@ class DemoApp:
         self.folders = RequestFolders(folders['requests'], keep=keep_requests)
         self.examples: list[Example] = (make_examples(folders['examples'], num_examples)
                                         if num_examples else [])
-        self._lock = threading.Lock()  # the model is shared state even if the queue is widened
+        self._lock = threading.Lock()  # one request at a time even if the queue is widened
 
     def example(self, name: str | None) -> tuple[Any, Any, Any, Any]:
         """Fill the inputs from the example called ``name``: (video, sentences, grounding,
         spans); unchanged fields for no choice."""
         for example in self.examples:
             if example.name == name:
-                return (str(example.video), '\n'.join(example.sentences), 'oracle',
+                return (str(example.video), '\n'.join(example.sentences), SPAN_GROUNDINGS[0],
                         '\n'.join(example.spans))
         return gr.update(), gr.update(), gr.update(), gr.update()
 
@@ -150,13 +154,15 @@ class DemoApp:
                                          info='; '.join(f'{k}: {v}' for k, v in
                                                         GROUNDING_CHOICES.items()),
                                          elem_id='grounding')
-                    spans = gr.Textbox(label='M+ spans (oracle)', lines=2,
+                    spans = gr.Textbox(label=f'M+ spans ({" / ".join(SPAN_GROUNDINGS)})',
+                                       lines=2,
                                        placeholder='3-12,15,20-  (0-based frames, inclusive; '
                                        '"20-": to the last frame; one line for all sentences '
                                        'or one per sentence)',
                                        elem_id='spans')
                     with gr.Row():
-                        pred_file = gr.File(label='Prediction file (moment_retrieval)',
+                        pred_file = gr.File(label=f'Prediction file '
+                                            f'({" / ".join(FILE_GROUNDINGS)})',
                                             file_types=['.jsonl', '.json', '.txt'],
                                             type='filepath', elem_id='pred-file')
                         top_k = gr.Number(1, label='windows per sentence (top_k)',

@@ -18,8 +18,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from tgl_mm.apis.video_io import open_frames
 from tgl_mm.apis.video_outputs import infer_video, mask_path
@@ -32,6 +31,9 @@ from tgl_mm.app.limits import (
     check_upload_size,
 )
 from tgl_mm.utils.fileio import atomic_path
+
+if TYPE_CHECKING:   # the inference interface, for annotations (importing it imports the models)
+    from tgl_mm.models.segmentors.inference_interface import StreamingSegmentor
 
 OVERLAY_NAME = 'overlay.webm'  # VP8: what browsers play (see OVERLAY_FOURCC)
 ZIP_NAME = 'masks.zip'
@@ -101,7 +103,7 @@ def zip_masks(folder: str | os.PathLike, record: dict,
     return path
 
 
-def run_request(model: torch.nn.Module, video: str | os.PathLike, texts: Sequence[str],
+def run_request(model: StreamingSegmentor, video: str | os.PathLike, texts: Sequence[str],
                 folder: str | os.PathLike, grounding: str | dict | None = None,
                 mplus_specs: Sequence[str] = (), progress: bool = True,
                 source_name: str | None = None, limits: AppLimits | None = None,
@@ -109,7 +111,8 @@ def run_request(model: torch.nn.Module, video: str | os.PathLike, texts: Sequenc
     """Segment ``texts`` on ``video`` with the streaming API and package the outputs.
 
     Args:
-        model: a ``TGLSAM2`` from :func:`~tgl_mm.apis.init_model`.
+        model: a :class:`StreamingSegmentor` (e.g. a ``TGLSAM2`` from
+            :func:`~tgl_mm.apis.init_model`).
         video: the video file.
         texts: the sentences.
         folder: the (empty) request folder.

@@ -19,13 +19,14 @@ import signal
 import sys
 import threading
 import traceback
+from collections import UserString
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from mmengine.config import DictAction
 
-__all__ = ['DEBUG_FLAG', 'KeyValueAction', 'add_debug_flag', 'error_line', 'run_tool',
-           'sigterm_exits', 'SIGTERM_STATUS']
+__all__ = ['DEBUG_FLAG', 'KeyValueAction', 'LazyText', 'add_debug_flag', 'error_line',
+           'grounding_help', 'run_tool', 'sigterm_exits', 'SIGTERM_STATUS']
 
 #: the flag that keeps tracebacks
 DEBUG_FLAG = '--debug'
@@ -43,6 +44,37 @@ class KeyValueAction(DictAction):
             if '=' not in item or item.startswith('='):
                 parser.error(f'{option_string}: expected KEY=VALUE, got {item!r}')
         super().__call__(parser, namespace, values, option_string)
+
+
+class LazyText(UserString):
+    """A string made when first read, e.g. an argparse ``help`` listing registry entries: it is
+    built only when ``--help`` is printed, so parsing the command line imports nothing more."""
+
+    def __init__(self, make: Callable[[], str] | str) -> None:  # no super().__init__: lazy
+        # (str methods of UserString build new instances from a plain string)
+        self._make = make if callable(make) else None
+        self._text: str | None = None if callable(make) else str(make)
+
+    @property
+    def data(self) -> str:
+        if self._text is None:
+            self._text = self._make()
+        return self._text
+
+    def __mod__(self, args: Any) -> str:   # argparse fills its %(default)s: a plain str out
+        return self.data % args
+
+
+def grounding_help(intro: str, outro: str = '') -> LazyText:
+    """The help of a ``--grounding NAME`` option: ``intro``, then every registered grounding
+    with what it does (:func:`~tgl_mm.registry.registered_groundings`, the one list
+    of names), then ``outro``; made when ``--help`` is printed."""
+    def make() -> str:
+        from tgl_mm.registry import registered_groundings
+        names = '; '.join(f'{name}: {cls.describe()}'
+                          for name, cls in registered_groundings().items())
+        return f'{intro} {names}{". " + outro if outro else ""}'.replace('%', '%%')
+    return LazyText(make)
 
 
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:

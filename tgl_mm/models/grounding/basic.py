@@ -14,6 +14,8 @@ from .base import BaseGrounding, GroundingResult, num_frames, sample_qid
 class NoGrounding(BaseGrounding):
     """Every frame is in M+ (``--grounding none``): the model runs without temporal grounding."""
 
+    summary = 'every frame is in M+ (no grounding)'
+
     def ground(self, sample: VideoDataSample,
                frame_scores: torch.Tensor | None) -> GroundingResult:
         return GroundingResult(torch.ones(num_frames(sample), dtype=torch.bool), frame_scores)
@@ -29,6 +31,9 @@ class OracleGrounding(BaseGrounding):
     ``has_moments=False`` in the metainfo; oracle grounding refuses such samples rather than
     silently becoming ``none``.
     """
+
+    reads_spans = True
+    summary = 'M+ = the moments given with the sentence (M+ spans, or the annotations)'
 
     def ground(self, sample: VideoDataSample,
                frame_scores: torch.Tensor | None) -> GroundingResult:

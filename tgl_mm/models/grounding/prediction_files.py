@@ -164,6 +164,9 @@ class MomentRetrievalGrounding(_FileGrounding):
 
     field = 'pred_relevant_windows'
     parse = staticmethod(parse_windows)
+    reads_windows = True
+    summary = ('M+ = the best window(s) of each sentence in a moment-retrieval prediction file '
+               '(frames, or seconds when its lines say "unit": "seconds")')
 
     def __init__(self, pred_file: str, top_k: int = 1, fps: float | None = None) -> None:
         if top_k < 1:
@@ -215,6 +218,7 @@ class KeyframeGrounding(_FileGrounding):
 
     field = 'frame_scores'
     parse = staticmethod(parse_scores)
+    summary = 'M+ = the top-k frames by the per-frame scores of a prediction file (e.g. a VLM)'
 
     def __init__(self, pred_file: str, top_k: int = 4) -> None:
         if top_k < 1:
@@ -247,6 +251,9 @@ class HybridGrounding(BaseGrounding):
             None for the model's own TAM scores (the model then needs a TAM).
         top_k: keyframes to keep inside the span.
     """
+
+    summary = ('M+ = the top-k keyframes (the TAM\'s, or a prediction file\'s) inside a span '
+               '(a moment-retrieval file, or oracle)')
 
     def __init__(self, span: dict, keyframes: dict | None, top_k: int = 4) -> None:
         self.span = GROUNDINGS.build(span)

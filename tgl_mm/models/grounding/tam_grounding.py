@@ -40,6 +40,7 @@ class TAMGrounding(BaseGrounding):
     """
 
     needs_frame_scores = True
+    summary = "the model's Temporal Alignment Module picks M+ (needs a model trained with a TAM)"
 
     def __init__(self, mode: str = 'threshold', threshold: float = 0.5, top_k: int = 4) -> None:
         if mode not in TAM_MODES:
