@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from tgl_mm.formats import DataFormatError, decode_counts, rle_size
 
@@ -103,15 +102,3 @@ class RLEStore:
         except Exception as e:
             raise DataFormatError(f'cannot decode RLE counts: {e}', field='counts', **ctx) from e
         return m.astype(bool)
-
-
-def polygons_to_rle(segmentation: list | dict, height: int, width: int) -> dict:
-    """A COCO ``segmentation`` (polygons, uncompressed or compressed RLE) as one compressed RLE."""
-    if isinstance(segmentation, list):
-        rles = mask_utils.frPyObjects(segmentation, height, width)
-        rle = mask_utils.merge(rles) if isinstance(rles, list) else rles
-    elif isinstance(segmentation.get('counts'), list):
-        rle = mask_utils.frPyObjects(segmentation, height, width)
-    else:
-        rle = dict(segmentation)
-    return rle

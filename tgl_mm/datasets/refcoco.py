@@ -13,11 +13,11 @@ from tgl_mm.formats import (
     VideoMeta,
     load_json,
     normalize_expression,
+    polygons_to_rle,
 )
 from tgl_mm.registry import DATASETS
 
 from .base_rvos_dataset import BaseRVOSDataset
-from .mask_store import polygons_to_rle
 
 #: default ``split_by`` of each dataset in the refer toolkit layout
 DEFAULT_SPLIT_BY = {'refcoco': 'unc', 'refcoco+': 'unc', 'refcocog': 'umd'}
