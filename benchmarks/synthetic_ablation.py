@@ -645,11 +645,16 @@ def results_markdown(result: dict) -> str:
                      'M+ spans; mean IoU as a fraction, the rest in percent):\n\n'
                      + format_levels(result['retrieval_levels']))
     minutes = result.get('minutes')
+    runs = result.get('runs', [])
+    timed = [r['train_minutes'] for r in runs if r.get('train_minutes') is not None]
     parts.append(f'Training seeds: {", ".join(map(str, seeds))}; data seed '
                  f'{result["data_seed"]} (generator version {result.get("generator_version")}); '
-                 f'{len(result.get("runs", []))} runs'
+                 f'{len(runs)} runs'
+                 + (f', whose training took {sum(timed):.0f} min of one-thread compute in all '
+                    f'({len(timed)} timed runs; testing and TAM training not counted)'
+                    if timed else '')
                  + (f'; this invocation took {minutes:.0f} min with --jobs {result.get("jobs")}'
-                    if minutes is not None else '') + '.')
+                    if minutes else '') + '.')
     return '\n\n'.join(parts)
 
 
@@ -862,9 +867,11 @@ def main(argv: list[str] | None = None) -> int:
         prov = run_dir(work, name, s) / 'provenance.json'
         if prov.is_file():
             runs_meta.append({'name': name, **json.loads(prov.read_text())})
-    minutes = (time.perf_counter() - start) / 60
+    # an invocation that only collects finished runs has no wall time of its own
+    minutes = None if args.collect_only else (time.perf_counter() - start) / 60
     result = {'data_seed': args.data_seed, 'generator_version': GENERATOR_VERSION,
-              'cfg_options': args.cfg_options, 'minutes': round(minutes, 1), 'jobs': args.jobs,
+              'cfg_options': args.cfg_options,
+              'minutes': None if minutes is None else round(minutes, 1), 'jobs': args.jobs,
               'confidence': 0.95, 'rows': collect(ordered),
               'orderings': compare_orderings(ordered),
               'grounding_quality': grounding_quality(ordered),
@@ -883,7 +890,7 @@ def main(argv: list[str] | None = None) -> int:
                    quality=result['grounding_quality'])
     print(text)
     print(f'written {stem}.json, .md{", .png" if drawn else " (no matplotlib: no plot)"} '
-          f'({minutes:.0f} min); README block: --readme')
+          + ('' if minutes is None else f' ({minutes:.0f} min)') + '; README block: --readme')
     return 0
 
 
