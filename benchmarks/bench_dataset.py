@@ -34,8 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from tgl_mm.datasets import MeViSDataset
 from tgl_mm.datasets.synthetic import make_synthetic_mevis_m
-from tgl_mm.datasets.transforms.loading import read_rgb
-from tgl_mm.formats import decode_rle, load_mask_dict, load_meta_expressions, load_moments
+from tgl_mm.formats import decode_rle, load_mask_dict, load_meta_expressions, load_moments, read_rgb
 
 
 def pipeline_cfg(num_frames: int, img_size: int, load: bool = True) -> list[dict]:

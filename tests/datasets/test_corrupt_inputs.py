@@ -11,8 +11,14 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from tgl_mm.datasets import MeViSDataset
-from tgl_mm.datasets.transforms.loading import image_damage, read_rgb
-from tgl_mm.formats import DataFormatError, check_counts, decode_rle, rle_run_lengths
+from tgl_mm.formats import (
+    DataFormatError,
+    check_counts,
+    decode_rle,
+    image_damage,
+    read_rgb,
+    rle_run_lengths,
+)
 
 
 def _rle(mask: np.ndarray) -> dict:

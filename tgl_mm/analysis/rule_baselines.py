@@ -41,7 +41,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from tgl_mm.datasets.synthetic.scene import COLORS, SHAPES
@@ -52,8 +51,10 @@ from tgl_mm.formats import (
     FAMILIES_FILE,
     DataFormatError,
     expression_target,
+    frame_path,
     load_families,
     load_mask_dict,
+    read_rgb_frames,
 )
 
 __all__ = ['RULES', 'VideoData', 'load_videos', 'named_look', 'named_event', 'named_motion',
@@ -97,16 +98,6 @@ def _read_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding='utf-8'))['videos']
 
 
-def _read_frames(frame_dir: Path, names: list[str]) -> np.ndarray:
-    frames = []
-    for name in names:
-        img = cv2.imread(str(frame_dir / f'{name}.jpg'), cv2.IMREAD_COLOR)
-        if img is None:
-            raise DataFormatError('cannot read frame', file=frame_dir / f'{name}.jpg')
-        frames.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-    return np.stack(frames)
-
-
 def load_videos(data_root: str | os.PathLike, split: str) -> Iterator[VideoData]:
     """The videos of a generated split, one at a time."""
     root = Path(data_root)
@@ -119,7 +110,8 @@ def load_videos(data_root: str | os.PathLike, split: str) -> Iterator[VideoData]
         if vid not in objects:
             raise DataFormatError('video missing from objects.json', file=ann / 'objects.json',
                                   video=vid)
-        frames = _read_frames(root / split / 'JPEGImages' / vid, m['frames'])
+        frames = read_rgb_frames([frame_path(root / split, vid, f) for f in m['frames']],
+                                 dict(video=vid))
         size = frames.shape[1:3]
         inds = range(len(m['frames']))
         masks = {oid: expression_target(mask_dict, [a['anno_id']], inds, size, video=vid,

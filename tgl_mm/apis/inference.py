@@ -21,7 +21,12 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from tgl_mm.apis.streaming import has_visible_character, segment_expressions
+from tgl_mm.apis.streaming import (
+    has_visible_character,
+    mplus_flags,
+    segment_expressions,
+    user_video_fields,
+)
 from tgl_mm.apis.video_io import FrameSource, open_frames
 from tgl_mm.registry import MODELS, TRANSFORMS
 from tgl_mm.structures import VideoDataSample
@@ -142,16 +147,10 @@ def build_sample(frames: np.ndarray, names: list[str], text: str, image_size: in
     text = ' '.join(str(text).split())
     if not text or not has_visible_character(text):
         raise ValueError(f'segment_video needs a sentence with words, got {text!r}')
-    num = len(frames)
-    results = dict(frames=frames, frame_names=names, frame_inds=list(range(num)),
-                   num_video_frames=num, video_id='video', exp_id='0', text=text,
-                   dataset_name='user', split='inference', obj_ids=[],
-                   ori_shape=frames.shape[1:3], img_shape=frames.shape[1:3])
+    results = dict(user_video_fields(names, text, '0', frames.shape[1:3]), frames=frames,
+                   img_shape=frames.shape[1:3])
     if mplus is not None:
-        flags = np.asarray(mplus, dtype=bool)
-        if flags.shape != (num,):
-            raise ValueError(f'mplus must have one flag per frame ({num}), got {flags.shape}')
-        results.update(gt_mplus=flags, has_moments=True)
+        results.update(gt_mplus=mplus_flags(mplus, len(frames)), has_moments=True)
     results = TRANSFORMS.build(dict(type='VideoResizePad', size=image_size,
                                     resize_masks=False))(results)
     packed = TRANSFORMS.build(dict(type='PackVideoInputs'))(results)

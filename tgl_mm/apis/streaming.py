@@ -139,22 +139,33 @@ def choose_grounding(model: StreamingSegmentor, grounding: str | dict | None, ha
     return grounding, messages
 
 
+def user_video_fields(frame_names: Sequence[str], text: str, exp_id: str,
+                      ori_shape: tuple[int, int]) -> dict:
+    """The metainfo every inference sample of a user's video carries (one sentence)."""
+    num = len(frame_names)
+    return dict(video_id='video', exp_id=exp_id, text=text, dataset_name='user',
+                split='inference', frame_names=list(frame_names), frame_inds=list(range(num)),
+                num_video_frames=num, obj_ids=[], ori_shape=tuple(ori_shape))
+
+
+def mplus_flags(mplus: Sequence[bool] | np.ndarray, num: int) -> np.ndarray:
+    """Given M+ flags as bool ``(num,)``; another shape raises, naming both."""
+    flags = np.asarray(mplus, dtype=bool)
+    if flags.shape != (num,):
+        raise ValueError(f'mplus must have one flag per frame ({num}), got {flags.shape}')
+    return flags
+
+
 def make_sample(spill: FrameSpill, text: str, exp_id: str,
                 mplus: Sequence[bool] | np.ndarray | None = None) -> VideoDataSample:
     """A test sample (metainfo only: the frames stay in ``spill``); with ``mplus`` given it
     carries ``gt_mplus`` (what ``oracle`` grounding reads)."""
-    num = spill.num_frames
-    meta = dict(video_id='video', exp_id=exp_id, text=text, dataset_name='user',
-                split='inference', frame_names=list(spill.frame_names),
-                frame_inds=list(range(num)), num_video_frames=num, obj_ids=[],
-                ori_shape=spill.ori_shape, img_shape=tuple(spill.img_shape),
-                pad_shape=(spill.size, spill.size), scale_factor=(1.0, 1.0), flip=False)
+    meta = dict(user_video_fields(spill.frame_names, text, exp_id, spill.ori_shape),
+                img_shape=tuple(spill.img_shape), pad_shape=(spill.size, spill.size),
+                scale_factor=(1.0, 1.0), flip=False)
     sample = VideoDataSample(metainfo=meta)
     if mplus is not None:
-        flags = np.asarray(mplus, dtype=bool)
-        if flags.shape != (num,):
-            raise ValueError(f'mplus must have one flag per frame ({num}), got {flags.shape}')
-        sample.gt_mplus = torch.from_numpy(flags)
+        sample.gt_mplus = torch.from_numpy(mplus_flags(mplus, spill.num_frames))
         sample.set_metainfo(dict(has_moments=True))
     return sample
 

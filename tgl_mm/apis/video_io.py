@@ -173,7 +173,7 @@ class FolderSource(FrameSource):
         return self.files[i].stem
 
     def _read(self) -> Iterator[np.ndarray]:
-        from tgl_mm.datasets.transforms.loading import read_rgb
+        from tgl_mm.formats import read_rgb
 
         for path in self.files:     # checked reader: truncated or empty images are errors
             yield read_rgb(str(path), dict(frame=path.stem))

@@ -42,7 +42,7 @@ from tgl_mm.apis.streaming import (
     segment_expressions,
 )
 from tgl_mm.apis.video_io import FrameSource, open_frames
-from tgl_mm.formats import mask_to_spans
+from tgl_mm.formats import mask_to_png, mask_to_spans, read_mask_png
 from tgl_mm.utils.fileio import atomic_dump_json, atomic_path
 from tgl_mm.visualization.overlay import PALETTE, overlay_mask
 
@@ -185,20 +185,6 @@ def mask_path(root: Path, k: int, t: int) -> Path:
     return root / 'masks' / str(k) / f'{t:05d}.png'
 
 
-def write_mask(path: Path, mask: np.ndarray) -> None:
-    """A bool (H, W) mask as a 0/255 grayscale PNG (error naming the file on failure)."""
-    if not cv2.imwrite(str(path), mask.astype(np.uint8) * 255):
-        raise OSError(f'cannot write mask {path}')
-
-
-def read_mask(path: Path) -> np.ndarray:
-    """A mask PNG written by :func:`write_mask` as bool (H, W)."""
-    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if img is None:
-        raise OSError(f'cannot read mask {path}')
-    return img > 127
-
-
 def write_overlay(source, root: Path, run: VideoRun, texts: Sequence[str], path: Path,
                   progress: bool = False, check: ProgressCheck | None = None) -> None:
     """Render the overlay video by decoding the video again, frame by frame, with the masks
@@ -223,7 +209,7 @@ def write_overlay(source, root: Path, run: VideoRun, texts: Sequence[str], path:
                           unit='frame', desc='overlay', disable=not progress,
                           dynamic_ncols=True)
             for t, frame in frames:
-                masks = [read_mask(mask_path(root, k, t))
+                masks = [read_mask_png(mask_path(root, k, t))
                          for k in range(len(texts))]
                 image = render_overlay_frame(frame, masks, texts, run.mplus, t)
                 writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
@@ -327,7 +313,7 @@ def infer_video(model: StreamingSegmentor, source: str | os.PathLike | FrameSour
                 (stage / 'masks' / str(k)).mkdir(parents=True)
 
             def on_mask(k: int, t: int, mask: np.ndarray) -> None:
-                write_mask(mask_path(stage, k, t), mask)
+                mask_path(stage, k, t).write_bytes(mask_to_png(mask))
 
             run = segment_expressions(model, frames, texts, on_mask, grounding=grounding,
                                       mplus=mplus, tmp_dir=stage, progress=progress,
@@ -352,5 +338,4 @@ def infer_video(model: StreamingSegmentor, source: str | os.PathLike | FrameSour
 
 __all__ = ['OVERLAY_FOURCC', 'OUTPUT_NAMES', 'infer_video', 'parse_span', 'parse_spans',
            'read_texts_file',
-           'render_overlay_frame', 'write_overlay', 'result_record', 'mask_path', 'read_mask',
-           'write_mask']
+           'render_overlay_frame', 'write_overlay', 'result_record', 'mask_path']

@@ -5,6 +5,7 @@ One module per format, one function per meaning; pure numpy / pycocotools / PIL,
 - :mod:`~tgl_mm.formats.common`: :class:`DataFormatError`, strict JSON loading;
 - :mod:`~tgl_mm.formats.mevis`: the MeViS / Ref-YouTube-VOS layout (``meta_expressions.json``,
   ``mask_dict.json``, frame paths);
+- :mod:`~tgl_mm.formats.frames`: frame image files (uint8 RGB, damaged files refused);
 - :mod:`~tgl_mm.formats.masks`: masks as COCO RLE and as PNG (the submission layout);
 - :mod:`~tgl_mm.formats.moments`: MeViS-M moment files;
 - :mod:`~tgl_mm.formats.spans`: inclusive frame spans <-> per-frame flags;
@@ -13,6 +14,7 @@ One module per format, one function per meaning; pure numpy / pycocotools / PIL,
 """
 from .common import DataFormatError, load_json
 from .families import FAMILIES_FILE, load_families
+from .frames import image_damage, read_rgb, read_rgb_frames
 from .masks import (
     as_bool_masks,
     check_counts,
@@ -59,7 +61,8 @@ from .ref_davis import EXPRESSION_SETS
 from .spans import mask_to_spans, spans_to_mask
 
 __all__ = [
-    'DataFormatError', 'load_json', 'FAMILIES_FILE', 'load_families', 'as_bool_masks',
+    'DataFormatError', 'load_json', 'FAMILIES_FILE', 'load_families', 'image_damage', 'read_rgb',
+    'read_rgb_frames', 'as_bool_masks',
     'check_counts', 'check_name', 'check_rle', 'decode_counts', 'decode_rle', 'expression_dir',
     'mask_to_png', 'polygons_to_rle', 'read_mask_png', 'rle_run_lengths', 'rle_size',
     'write_expression_masks', 'ExpressionMeta', 'VideoMeta', 'check_expression_annotations',

@@ -12,7 +12,6 @@ from tgl_mm.formats import read_mask_png
 from tgl_mm.structures.video_data_sample import VideoDataSample
 
 from .local_visualizer import RVOSLocalVisualizer
-from .video_frames import read_frames
 
 __all__ = ['load_expression_sample', 'render_prediction_overlay']
 
@@ -35,7 +34,8 @@ def load_expression_sample(split_dir: str | os.PathLike, pred_dir: str | os.Path
         raise KeyError(f'expression {video_id}/{exp_id} is not in '
                        f'{split_dir / "meta_expressions.json"}')
     exp = video.expressions[exp_id]
-    frames = read_frames([formats.frame_path(split_dir, video_id, f) for f in video.frames])
+    frames = formats.read_rgb_frames(
+        [formats.frame_path(split_dir, video_id, f) for f in video.frames], dict(video=video_id))
     size = frames.shape[1:3]
     pred = np.zeros((len(video.frames), *size), bool)
     for t, f in enumerate(video.frames):

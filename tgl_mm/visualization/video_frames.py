@@ -7,7 +7,9 @@ import cv2
 import numpy as np
 import torch
 
-__all__ = ['frames_from_inputs', 'read_frames', 'sample_frames']
+from tgl_mm.formats import read_rgb_frames
+
+__all__ = ['frames_from_inputs', 'sample_frames']
 
 
 def frames_from_inputs(inputs: torch.Tensor | np.ndarray, img_shape: tuple[int, int],
@@ -39,30 +41,16 @@ def frames_from_inputs(inputs: torch.Tensor | np.ndarray, img_shape: tuple[int, 
     return out
 
 
-def read_frames(paths: list[str]) -> np.ndarray:
-    """Read image files as uint8 RGB ``(T, H, W, 3)``; an unreadable file raises naming it."""
-    frames = []
-    for p in paths:
-        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        if img is None:
-            raise FileNotFoundError(f'cannot read frame {p}')
-        frames.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-    sizes = {f.shape for f in frames}
-    if len(sizes) > 1:
-        raise ValueError(f'frames of one video differ in size: {sorted(sizes)}')
-    return np.stack(frames)
-
-
 def sample_frames(data_sample, inputs: torch.Tensor | np.ndarray | None = None) -> np.ndarray:
     """Frames of a test sample at its original size: the original images when the metainfo says
     where they are (``frame_paths``, or ``frame_dir`` + ``frame_names`` + ``frame_ext`` as the
     datasets record it), else reconstructed from the packed ``inputs`` (T, 3, S, S)."""
     meta = data_sample.metainfo
     if meta.get('frame_paths'):
-        return read_frames(list(meta['frame_paths']))
+        return read_rgb_frames(list(meta['frame_paths']))
     if meta.get('frame_dir') and meta.get('frame_names'):
         ext = meta.get('frame_ext', '.jpg')
-        return read_frames([os.path.join(meta['frame_dir'], name + ext)
+        return read_rgb_frames([os.path.join(meta['frame_dir'], name + ext)
                             for name in meta['frame_names']])
     if inputs is None:
         raise ValueError(f'sample {meta.get("video_id")}/{meta.get("exp_id")}: no frame_paths '

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import os
 
-import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from PIL import Image
 
-from tgl_mm.formats import DataFormatError
+from tgl_mm.formats import DataFormatError, image_damage, read_rgb  # noqa: F401  (image_damage: re-exported)
 from tgl_mm.registry import TRANSFORMS
 
 
@@ -20,43 +19,6 @@ def _unique_inds(frame_inds: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """Distinct frame indices and, per clip position, its position among them."""
     uniq, inverse = np.unique(np.asarray(frame_inds, dtype=np.int64), return_inverse=True)
     return uniq, inverse
-
-
-_JPEG_START, _JPEG_END = b'\xff\xd8', b'\xff\xd9'
-_PNG_START, _PNG_END = b'\x89PNG\r\n\x1a\n', b'IEND\xaeB`\x82'
-
-
-def image_damage(data: bytes) -> str | None:
-    """Why an encoded JPEG/PNG is incomplete (``None`` when it looks whole or is another format).
-
-    libjpeg decodes a truncated JPEG with only a warning on stderr and fills the missing rows with
-    grey; libpng does similar. A whole JPEG ends with the EOI marker (``FF D9``; trailing zero
-    padding allowed), a whole PNG with its ``IEND`` chunk.
-    """
-    if data.startswith(_JPEG_START):
-        if not data.rstrip(b'\x00').endswith(_JPEG_END):
-            return 'JPEG data is truncated (no end-of-image marker)'
-    elif data.startswith(_PNG_START) and not data.rstrip(b'\x00').endswith(_PNG_END):
-        return 'PNG data is truncated (no IEND chunk)'
-    return None
-
-
-def read_rgb(path: str, ctx: dict) -> np.ndarray:
-    """Read an image file as uint8 RGB ``(H, W, 3)``; a missing, unreadable, truncated or empty
-    (0 x 0) image raises :class:`DataFormatError` naming the file (and ``ctx``: video,
-    expression, frame)."""
-    if not os.path.isfile(path):
-        raise DataFormatError('frame file not found', file=path, **ctx)
-    with open(path, 'rb') as f:
-        data = f.read()
-    damage = image_damage(data)
-    if damage is not None:
-        raise DataFormatError(f'frame file is damaged: {damage}', file=path, **ctx)
-    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR) if data else None
-    if img is None or img.size == 0:
-        raise DataFormatError('frame file is unreadable (corrupt, empty or not an image)',
-                              file=path, **ctx)
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 @TRANSFORMS.register_module()
