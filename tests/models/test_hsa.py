@@ -45,6 +45,17 @@ def test_shapes_and_patch_roundtrip(h, w, p):
     assert torch.equal(from_patches(seq, 3, n_h, n_w, p_h, p_w), padded)
 
 
+def test_runs_under_bfloat16_autocast():
+    """Under autocast (``--amp``) the attention computes in bfloat16: the output takes its
+    dtype (a float32 buffer could not take the clips' outputs) and is close to float32's."""
+    hsa = make_hsa(2)
+    x, videos, frames = tokens(4, 4, 6), torch.tensor([0, 0, 1, 1]), torch.tensor([3, 5, 0, 1])
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = hsa(x, videos, frames)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), hsa(x, videos, frames), rtol=0.05, atol=0.05)
+
+
 def test_identity_start_adds_exactly_zero():
     hsa = make_hsa(identity=True)
     out = hsa(tokens(), torch.zeros(4, dtype=torch.long), torch.arange(4))

@@ -90,6 +90,39 @@ def test_loss_and_gradient_flow(text_dir):
         assert has_grad(module), f'{name} got no gradient'
 
 
+def test_activation_checkpointing_same_loss_and_gradients(text_dir, monkeypatch):
+    """``image_backbone.activation_checkpointing=True`` recomputes the Hiera blocks that carry
+    the adapter's gradient (stages after the first adapter, adapted frames only) and gives the
+    same loss and gradients."""
+    from tgl_mm.models.backbones import sam2_image_encoder
+    calls = []
+    original = sam2_image_encoder.checkpoint
+    monkeypatch.setattr(sam2_image_encoder, 'checkpoint',
+                        lambda fn, x, **kw: calls.append(x.shape[0]) or original(fn, x, **kw))
+    grads, losses = [], []
+    for flag in (False, True):
+        cfg = model_cfg(text_dir)
+        cfg['image_backbone'] = dict(cfg['image_backbone'], activation_checkpointing=flag)
+        torch.manual_seed(0)
+        model = MODELS.build(cfg)
+        model.init_weights()
+        model.train()
+        inputs, samples = train_batch()
+        loss = sum(model(inputs, samples, mode='loss').values())
+        loss.backward()
+        losses.append(loss.detach())
+        grads.append({n: p.grad for n, p in model.named_parameters() if p.grad is not None})
+        if not flag:
+            assert not calls
+    blocks = sum(len(model.image_backbone._stage_blocks[s]) for s in (2, 3))
+    # 2 clips x 2 adapted frames each, only on stages 2 and 3 (after the first adapter)
+    assert calls == [4] * blocks
+    torch.testing.assert_close(losses[1], losses[0], rtol=0, atol=0)
+    assert grads[0].keys() == grads[1].keys() and grads[0]
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grads[1][name], grad, rtol=1e-6, atol=1e-7, msg=name)
+
+
 def test_frozen_encoders_stay_in_eval_mode(text_dir):
     model = build(text_dir)
     model.train()

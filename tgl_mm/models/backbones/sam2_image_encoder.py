@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import torch
 from mmengine.model import BaseModule
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 
 from tgl_mm.models.utils.sam2_checkpoint import IMAGE_ENCODER_PREFIX, load_sam2_part
 from tgl_mm.models.utils.sam2_settings import build_image_encoder, get_sam2_settings, stage_channels
@@ -41,12 +43,19 @@ class SAM2ImageEncoder(BaseModule):
             None.
         frozen: keep the encoder frozen (the paper). ``False`` trains it: only sensible for a
             random-init model with no SAM2 weights to keep (the CPU ``tiny`` demo).
+        activation_checkpointing: in training, keep only each Hiera block's input on the paths
+            that carry a gradient (the adapter path F_Adp, whose stages after the first adapter
+            pass the gradient through) and recompute the block in the backward pass
+            (``torch.utils.checkpoint``): less activation memory for one more forward of those
+            blocks; the same gradients. Blocks without a gradient to carry (the trunk, the raw
+            path, inference) run as usual.
         init_cfg: mmengine init config (applied before the checkpoint).
     """
 
     def __init__(self, arch: str | Mapping = 'sam2.1_hiera_b+', image_size: int | None = None,
                  arch_overrides: Mapping | None = None, checkpoint: str | None = None,
                  checkpoint_sha256: str | None = None, frozen: bool = True,
+                 activation_checkpointing: bool = False,
                  init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.settings = get_sam2_settings(arch, image_size=image_size, overrides=arch_overrides)
@@ -61,6 +70,7 @@ class SAM2ImageEncoder(BaseModule):
         self.checkpoint = checkpoint
         self.checkpoint_sha256 = checkpoint_sha256
         self.frozen = frozen
+        self.activation_checkpointing = bool(activation_checkpointing)
         for param in self.parameters():
             param.requires_grad_(not frozen)
         if checkpoint is not None:
@@ -112,8 +122,10 @@ class SAM2ImageEncoder(BaseModule):
         if not 0 <= stage < self.num_stages:
             raise IndexError(f'stage must be in [0, {self.num_stages}), got {stage}')
         blocks = self.encoder.trunk.blocks
+        recompute = self.activation_checkpointing and torch.is_grad_enabled() and (
+            x.requires_grad or not self.frozen)
         for i in self._stage_blocks[stage]:
-            x = blocks[i](x)
+            x = checkpoint(blocks[i], x, use_reentrant=False) if recompute else blocks[i](x)
         return x
 
     def neck(self, stage_outputs: list[Tensor]) -> dict[str, Tensor | list[Tensor]]:

@@ -283,7 +283,7 @@ _TINY_CORPUS = (
 
 def save_tiny_text_encoder(save_dir: str | os.PathLike, model_type: str = 'roberta',
                            hidden_size: int = 32, num_layers: int = 4, num_heads: int = 4,
-                           seed: int = 0) -> Path:
+                           seed: int = 0, **config: int) -> Path:
     """Save a tiny random HF encoder and its fast tokenizer to ``save_dir`` (no download).
 
     ``'roberta'``: a byte-level BPE tokenizer trained on a few built-in sentences;
@@ -291,6 +291,10 @@ def save_tiny_text_encoder(save_dir: str | os.PathLike, model_type: str = 'rober
     English text (byte fallback / single letters). For tests and CPU smoke runs. The files are
     written to a temporary folder next to ``save_dir`` that is then renamed, so ``save_dir``
     never holds a half-written model; it must not exist yet (or be empty).
+
+    ``config`` overrides the Hugging Face config (``intermediate_size``,
+    ``max_position_embeddings``, ``vocab_size`` -- at least the tokenizer's; extra rows are
+    never read): e.g. RoBERTa-base's shape with random weights, :data:`ROBERTA_BASE_SHAPE`.
 
     Returns:
         The directory, loadable with ``HFTextEncoder(model_dir=...)``.
@@ -311,6 +315,10 @@ def save_tiny_text_encoder(save_dir: str | os.PathLike, model_type: str = 'rober
     common = dict(hidden_size=hidden_size, num_hidden_layers=num_layers,
                   num_attention_heads=num_heads, intermediate_size=2 * hidden_size,
                   max_position_embeddings=128)
+    unknown = set(config) - {'intermediate_size', 'max_position_embeddings', 'vocab_size'}
+    if unknown:
+        raise ValueError(f'save_tiny_text_encoder: unknown config keys {sorted(unknown)}')
+    common.update({k: v for k, v in config.items() if k != 'vocab_size'})
     if model_type == 'roberta':
         from tokenizers import ByteLevelBPETokenizer
 
@@ -322,8 +330,8 @@ def save_tiny_text_encoder(save_dir: str | os.PathLike, model_type: str = 'rober
             tokenizer_object=bpe._tokenizer, bos_token='<s>', eos_token='</s>',
             cls_token='<s>', sep_token='</s>', unk_token='<unk>', pad_token='<pad>',
             mask_token='<mask>')
-        config = RobertaConfig(vocab_size=len(tokenizer), pad_token_id=1, bos_token_id=0,
-                               eos_token_id=2, **common)
+        hf_config = RobertaConfig(vocab_size=max(len(tokenizer), config.get('vocab_size', 0)),
+                                  pad_token_id=1, bos_token_id=0, eos_token_id=2, **common)
         model_cls = RobertaModel
     elif model_type == 'bert':
         from tokenizers import BertWordPieceTokenizer
@@ -337,13 +345,14 @@ def save_tiny_text_encoder(save_dir: str | os.PathLike, model_type: str = 'rober
         tokenizer = BertTokenizerFast(
             tokenizer_object=wordpiece._tokenizer, unk_token='[UNK]', pad_token='[PAD]',
             cls_token='[CLS]', sep_token='[SEP]', mask_token='[MASK]', do_lower_case=True)
-        config = BertConfig(vocab_size=len(tokenizer), pad_token_id=0, **common)
+        hf_config = BertConfig(vocab_size=max(len(tokenizer), config.get('vocab_size', 0)),
+                               pad_token_id=0, **common)
         model_cls = BertModel
     else:
         raise ValueError(f"save_tiny_text_encoder: model_type must be 'roberta' or 'bert', "
                          f'got {model_type!r}')
     torch.manual_seed(seed)
-    model = model_cls(config)
+    model = model_cls(hf_config)
     save_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{save_dir.name}.', dir=save_dir.parent))
     try:
@@ -358,5 +367,11 @@ def save_tiny_text_encoder(save_dir: str | os.PathLike, model_type: str = 'rober
     return save_dir
 
 
+#: RoBERTa-base's shape (the paper's text encoder) for :func:`save_tiny_text_encoder`'s
+#: ``'roberta'`` with random weights: 12 layers of width 768, 12 heads, 124.6 M parameters
+ROBERTA_BASE_SHAPE = dict(hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072,
+                          max_position_embeddings=514, vocab_size=50265)
+
+
 __all__ = ['HFTextEncoder', 'resolve_text_model_dir', 'save_tiny_text_encoder',
-           'DEFAULT_TEXT_MODEL']
+           'DEFAULT_TEXT_MODEL', 'ROBERTA_BASE_SHAPE']

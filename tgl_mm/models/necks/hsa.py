@@ -139,10 +139,13 @@ class HierarchicalSelectiveAttention(nn.Module):
             valid = torch.zeros(n_h * p_h, n_w * p_w, dtype=torch.bool, device=x.device)
             valid[:h, :w] = True
             pad_mask = ~valid                                                    # (Hp, Wp)
-        out = torch.empty_like(z)
+        out = None   # in the attention's dtype (bfloat16 under autocast)
         for video in torch.unique(video_index).tolist():
             rows = torch.nonzero(video_index == video).squeeze(1)
-            out[rows] = self._attend_clip(z[rows], pad_mask, p_h, p_w)
+            clip = self._attend_clip(z[rows], pad_mask, p_h, p_w)
+            if out is None:
+                out = z.new_empty(z.shape, dtype=clip.dtype)
+            out[rows] = clip
         return out[:, :h, :w]
 
     def _attend_clip(self, z: Tensor, pad_mask: Tensor | None, p_h: int, p_w: int) -> Tensor:

@@ -7,7 +7,8 @@ frames are encoded lazily in chunks of ``test_cfg.chunk_size`` frames of the sam
 :mod:`~tgl_mm.models.segmentors.chunked_features`) while the head tracks frame by frame with
 bounded memory; several sentences of one video move through it side by side
 (:func:`interleave`), sharing their sentence-independent encoder work
-(:class:`~tgl_mm.models.segmentors.shared_features.SharedFrameFeatures`).
+(:class:`~tgl_mm.models.segmentors.shared_features.SharedFrameFeatures`); sentences with the
+same M+ frames run as one batch (:func:`same_mplus_groups`).
 """
 from __future__ import annotations
 
@@ -142,8 +143,11 @@ class StreamingInferenceMixin:
         length. The work that does not depend on the sentence (the encoder trunk, F_SAM of M-
         frames) is shared through a bounded :class:`SharedFrameFeatures` cache; to keep the
         sentences near the same frames, the next frame is always taken from the sentence whose
-        next planned frame is earliest (:func:`interleave`). Each sentence's masks equal a run
-        of that sentence alone.
+        next planned frame is earliest (:func:`interleave`). Sentences with the same M+ frames
+        (:func:`same_mplus_groups`: the same chunks and plan) run as one batch through the
+        adapter path, the text prompt and the head. Each sentence's masks equal a run of that
+        sentence alone (its logits and object scores to float32 rounding when it ran in a
+        batch).
 
         Args:
             load: frames of the video by index, normalised (n, 3, S, S).
@@ -170,36 +174,54 @@ class StreamingInferenceMixin:
         frame_scores = self.tam_scores(shared, tokens, num_frames) if self.tam is not None \
             else [None] * len(samples)
         grounded = [grounding(s, f) for s, f in zip(samples, frame_scores)]
+        groups = same_mplus_groups([result.mplus for result in grounded])
         runs = []
         adapted_frames = 0
-        for tok, result in zip(tokens, grounded):
-            mplus = result.mplus.to(self.data_preprocessor.device)
+        for group in groups:
+            mplus = grounded[group[0]].mplus.to(self.data_preprocessor.device)
             adapt = self.head.adapted_frames(mplus).cpu()
-            adapted_frames += int(adapt.sum())
+            adapted_frames += int(adapt.sum()) * len(group)
+            tok = self.tokenize([samples[k] for k in group])
             source = ChunkedFeatures(adapt, partial(self._encode_chunk, shared, tok),
-                                     self.chunk_size)
+                                     self.chunk_size, batch=len(group))
             order = [step.frame for step in self.head.plan(mplus)]
             runs.append((self.head.iter_video(source, mplus, text_prompt=source.prompt), order))
-        for k, t, out in interleave(runs):
-            meta = samples[k].metainfo
-            logits = postprocess_mask_logits(out['mask_logits'], self.head.image_size,
-                                             meta['img_shape'], meta['ori_shape'])
-            on_frame(k, t, (logits[0] > self.mask_threshold).cpu(),
-                     float(out['object_score_logits'].reshape(())))
+        for g, t, out in interleave(runs):
+            for row, k in enumerate(groups[g]):
+                meta = samples[k].metainfo
+                logits = postprocess_mask_logits(out['mask_logits'][row:row + 1],
+                                                 self.head.image_size, meta['img_shape'],
+                                                 meta['ori_shape'])
+                on_frame(k, t, (logits[0] > self.mask_threshold).cpu(),
+                         float(out['object_score_logits'][row].reshape(())))
         return grounded, dict(shared.counts(), adapted_frames=adapted_frames)
 
     def _encode_chunk(self, shared: SharedFrameFeatures, tokens: dict[str, Tensor],
                       frames: list[int], adapted: bool) -> tuple[dict, Tensor | None]:
-        """Features (and prompt) of a chunk of frames on one path, from the shared trunk (M+)
-        or the shared F_SAM (M-)."""
+        """Features (and prompt) of a chunk of n frames on one path for the K sentences of
+        ``tokens`` (K rows): from the shared trunk (M+: K * n rows, sentence-major, and the
+        (K, P, C) prompt) or the shared F_SAM (M-: n rows, whatever K)."""
         if not adapted:
             return shared.raw(frames), None
         device = self.data_preprocessor.device
-        flags = torch.ones((1, len(frames)), dtype=torch.bool, device=device)
-        enc = self.encode(None, tokens, flags, trunk=shared.trunk(frames),
-                          frame_index=torch.tensor([frames], device=device))
-        prompt = self.text_prompt(enc.text_feats, tokens)
-        return enc.image_feats, None if prompt is None else prompt[0]
+        batch = tokens['input_ids'].shape[0]
+        flags = torch.ones((batch, len(frames)), dtype=torch.bool, device=device)
+        trunk = shared.trunk(frames)
+        if batch > 1:
+            trunk = [x.repeat(batch, *(1,) * (x.dim() - 1)) for x in trunk]
+        enc = self.encode(None, tokens, flags, trunk=trunk,
+                          frame_index=torch.tensor([frames] * batch, device=device))
+        return enc.image_feats, self.text_prompt(enc.text_feats, tokens)
+
+
+def same_mplus_groups(mplus: Sequence[Tensor]) -> list[list[int]]:
+    """Sentences with the same M+ flags (each bool (T,)), which share their chunks and the
+    head's plan and so run as one batch: lists of sentence indices, each increasing, ordered by
+    first index."""
+    groups: dict[tuple, list[int]] = {}
+    for k, flags in enumerate(mplus):
+        groups.setdefault(tuple(torch.as_tensor(flags).bool().reshape(-1).tolist()), []).append(k)
+    return list(groups.values())
 
 
 def same_video_groups(inputs: Tensor, samples: Sequence[VideoDataSample]) -> list[list[int]]:
@@ -244,4 +266,4 @@ def interleave(runs: Sequence[tuple[Iterator[tuple[int, Any]], Sequence[int]]]
             heapq.heappush(heap, (order[i + 1], k, i + 1))
 
 
-__all__ = ['StreamingInferenceMixin', 'same_video_groups', 'interleave']
+__all__ = ['StreamingInferenceMixin', 'same_video_groups', 'same_mplus_groups', 'interleave']

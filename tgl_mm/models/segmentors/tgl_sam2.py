@@ -91,7 +91,9 @@ class TGLSAM2(ClipTrainingMixin, StreamingInferenceMixin, TAMFeaturesMixin, Base
             ``chunk_size`` (frames encoded together at inference, default 8),
             ``mask_threshold`` (logit threshold, default 0.0),
             ``shared_cache_frames`` (frames of sentence-independent encoder work kept for the
-            other sentences of a video, default ``4 * chunk_size``; 0 disables sharing).
+            other sentences of a video, default ``4 * chunk_size``; 0 disables sharing between
+            sentences that do not run as one batch: sentences with the same M+ frames always
+            do, see :meth:`predict_expressions`).
         init_cfg: mmengine init config.
     """
 
