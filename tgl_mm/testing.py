@@ -31,6 +31,36 @@ def tiny_tgl_config(text_dir: str | os.PathLike, image_size: int = 64, text_dim:
     return cfg
 
 
+def save_tiny_model(root: str | os.PathLike, absolute_stage_paths: bool = False,
+                    seed: int = 0):
+    """Build the :func:`tiny_tgl_config` model (a tiny BERT text encoder saved under ``root``,
+    ``torch.manual_seed(seed)`` first) and save its config and weights under ``root``.
+
+    ``absolute_stage_paths``: point the stage-0 SAM2 checkpoints at this repository by absolute
+    path, so the config also loads from another working directory.
+
+    Returns:
+        ``(config_path, model, checkpoint_path)``
+    """
+    import torch
+
+    from tgl_mm.apis import init_model
+    from tgl_mm.models.backbones.text_encoder import save_tiny_text_encoder
+    root = Path(root)
+    text_dir = save_tiny_text_encoder(root / 'bert', 'bert', hidden_size=32, num_layers=4)
+    cfg = tiny_tgl_config(text_dir)
+    if absolute_stage_paths:
+        for part in ('image_backbone', 'head'):
+            cfg.model[part]['checkpoint'] = str(REPO / cfg.model[part]['checkpoint'])
+    config = root / 'tiny.py'
+    cfg.dump(str(config))
+    torch.manual_seed(seed)
+    model = init_model(cfg)
+    checkpoint = root / 'tiny.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, checkpoint)
+    return config, model, checkpoint
+
+
 def with_random_tam(config: str | os.PathLike, seed: int = 1):
     """The model of ``config`` (a dumped :func:`tiny_tgl_config`, text width 32) built with a
     randomly initialised Temporal Alignment Module (``torch.manual_seed(seed)`` first)."""

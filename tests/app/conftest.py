@@ -6,19 +6,13 @@ helpers are fixtures.)
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-import torch
 
-from tgl_mm.apis import init_model
 from tgl_mm.app.examples import write_mp4
 from tgl_mm.datasets.synthetic import random_video
-from tgl_mm.models.backbones.text_encoder import save_tiny_text_encoder
-from tgl_mm.testing import tiny_tgl_config, with_random_tam
+from tgl_mm.testing import save_tiny_model, with_random_tam
 
-REPO = Path(__file__).resolve().parents[2]
 NUM_FRAMES = 12
 
 
@@ -27,17 +21,7 @@ def tiny_app_files(tmp_path_factory) -> dict:
     """``config``, ``checkpoint`` (random-init weights) and ``model`` of a tiny TGL, and
     ``video``: a generated 12-frame 96x72 synthetic MP4."""
     root = tmp_path_factory.mktemp('app_model')
-    text_dir = save_tiny_text_encoder(root / 'bert', 'bert', hidden_size=32, num_layers=4)
-    cfg = tiny_tgl_config(text_dir)
-    # absolute stage-0 paths: the app may run from another folder
-    for part in ('image_backbone', 'head'):
-        cfg.model[part]['checkpoint'] = str(REPO / cfg.model[part]['checkpoint'])
-    config = root / 'tiny.py'
-    cfg.dump(str(config))
-    torch.manual_seed(0)
-    model = init_model(cfg)
-    checkpoint = root / 'tiny.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, checkpoint)
+    config, model, checkpoint = save_tiny_model(root, absolute_stage_paths=True)
     _, frames, _ = random_video(np.random.default_rng(3), 96, 72, NUM_FRAMES, kind='motion')
     video = write_mp4(frames, root / 'clip.mp4', fps=6)
     return dict(config=config, checkpoint=checkpoint, model=model, video=video,

@@ -93,25 +93,16 @@ def tiny_images() -> torch.Tensor:
 
 @pytest.fixture(scope='module')
 def tiny_infer_files(tmp_path_factory) -> dict:
-    """``{"root", "config", "ckpt", "video", "model", "cfg"}``: a tiny TGL (random weights,
+    """``{"root", "config", "ckpt", "video", "model"}``: a tiny TGL (random weights,
     seed 0) dumped as ``tiny.py`` / ``tiny.pth`` and ``clip.mp4`` (10 frames, 8 fps, 56 x 40: a
     blue square moving right) in a fresh folder."""
     import cv2
     import numpy as np
 
-    from tgl_mm.apis import init_model
-    from tgl_mm.models.backbones.text_encoder import save_tiny_text_encoder
-    from tgl_mm.testing import tiny_tgl_config
+    from tgl_mm.testing import save_tiny_model
 
     root = tmp_path_factory.mktemp('infer')
-    text_dir = save_tiny_text_encoder(root / 'bert', 'bert', hidden_size=32, num_layers=4)
-    cfg = tiny_tgl_config(text_dir)
-    config = root / 'tiny.py'
-    cfg.dump(str(config))
-    torch.manual_seed(0)
-    model = init_model(cfg)
-    ckpt = root / 'tiny.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    config, model, ckpt = save_tiny_model(root)
     video = root / 'clip.mp4'
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'), 8, (56, 40))
     for i in range(10):
@@ -119,4 +110,4 @@ def tiny_infer_files(tmp_path_factory) -> dict:
         frame[8:20, 2 + 4 * i:14 + 4 * i] = (60, 80, 220)
         writer.write(frame)
     writer.release()
-    return dict(root=root, config=config, ckpt=ckpt, video=video, model=model, cfg=cfg)
+    return dict(root=root, config=config, ckpt=ckpt, video=video, model=model)
