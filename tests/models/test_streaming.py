@@ -107,7 +107,8 @@ def test_batched_sentences_equal_one_at_a_time(any_model, video, monkeypatch, sh
     exactly those of the sentence alone (sentences of different token lengths, so the batch
     pads; a third sentence with other M+ frames runs beside the batch). Object scores agree to
     float32 rounding: a linear layer on one row and on K rows (BLAS's matrix-vector and
-    matrix-matrix kernels) may round differently in the last bit."""
+    matrix-matrix kernels) may round differently in the last bit, and the head amplifies it to
+    a few parts in a million of the score."""
     model = any_model
     texts = ['the square', 'a small red square moving to the right of the video', 'the circle']
     same = spans(12, *shared_spans)
@@ -126,7 +127,7 @@ def test_batched_sentences_equal_one_at_a_time(any_model, video, monkeypatch, sh
         alone, alone_masks = run_all(model, video, [text], [flags])
         for t in range(12):
             assert np.array_equal(masks[k, t], alone_masks[0, t]), (k, t)
-        np.testing.assert_allclose(run.object_scores[k], alone.object_scores[0], rtol=0,
+        np.testing.assert_allclose(run.object_scores[k], alone.object_scores[0], rtol=1e-5,
                                    atol=1e-5)
     assert run.counts['adapted_frames'] == 2 * int(same.sum()) + int(mplus[2].sum())
 

@@ -140,3 +140,62 @@ def test_resolve_aliases(tmp_path, monkeypatch):
     tiny = save_tiny_text_encoder(tmp_path / 'tiny', model_type='bert')
     monkeypatch.setenv('TGL_TEST_TEXT_DIR', str(tmp_path))
     assert resolve_text_model_dir('$TGL_TEST_TEXT_DIR/tiny') == tiny.resolve()
+
+
+def test_prefix_cache_equals_layer_by_layer_and_is_reused(tiny_dir, monkeypatch):
+    """``encode_prefix``: the real tokens' states equal embed + layers (to rounding) with the
+    cache and exactly without it; a sentence seen before is not encoded again, whatever it was
+    batched with; padding is zeros."""
+    enc = HFTextEncoder(model_dir=tiny_dir, prefix_cache_size=8)
+    tokens = enc.tokenize(TEXTS)
+    ids, mask = tokens['input_ids'], tokens['attention_mask']
+    with torch.no_grad():
+        ref = enc.embed(ids)
+        for i in range(2):
+            ref = enc.forward_layer(ref, mask, i)
+    calls = []
+    original = HFTextEncoder.embed
+    monkeypatch.setattr(HFTextEncoder, 'embed',
+                        lambda self, x: calls.append(x.shape) or original(self, x))
+    out = enc.encode_prefix(ids, mask, 2)
+    real = mask.bool()
+    torch.testing.assert_close(out[real], ref[real], rtol=0, atol=1e-5)
+    assert out[~real].eq(0).all() and (~real).any()
+    assert len(calls) == 3                                   # one per sentence, each alone
+    again = enc.tokenize([TEXTS[2], TEXTS[0]])               # other batch, other padding
+    out2 = enc.encode_prefix(again['input_ids'], again['attention_mask'], 2)
+    assert len(calls) == 3                                   # both from the cache
+    n0 = int(mask[0].sum())
+    assert torch.equal(out2[1, :n0], out[0, :n0])
+    enc.encode_prefix(ids, mask, 1)                          # another depth: another entry
+    assert len(calls) == 6
+    enc.prefix_cache_size = 0                                # off: exactly embed + layers
+    monkeypatch.setattr(HFTextEncoder, 'embed', original)
+    with torch.no_grad():
+        assert torch.equal(enc.encode_prefix(ids, mask, 2), ref)
+    with pytest.raises(IndexError, match='0 .. 4 layers'):
+        enc.encode_prefix(ids, mask, 5)
+
+
+def test_prefix_cache_is_bounded_and_forgets_old_weights(tiny_dir):
+    """The cache keeps at most ``prefix_cache_size`` sentences (least recently used out) and is
+    emptied when weights are loaded or moved."""
+    enc = HFTextEncoder(model_dir=tiny_dir, prefix_cache_size=2)
+    for text in TEXTS:
+        tok = enc.tokenize([text])
+        enc.encode_prefix(tok['input_ids'], tok['attention_mask'], 1)
+    assert len(enc._prefix_cache) == 2
+    tok = enc.tokenize([TEXTS[0]])
+    before = enc.encode_prefix(tok['input_ids'], tok['attention_mask'], 1)
+    state = {k: v.clone() for k, v in enc.state_dict().items()}
+    for key in state:
+        if key.endswith('word_embeddings.weight'):
+            state[key] += 1.0
+    enc.load_state_dict(state)
+    assert not enc._prefix_cache                            # stale states dropped
+    after = enc.encode_prefix(tok['input_ids'], tok['attention_mask'], 1)
+    assert not torch.allclose(before, after)
+    enc.to(torch.float64)
+    assert not enc._prefix_cache
+    with pytest.raises(ValueError, match='prefix_cache_size'):
+        HFTextEncoder(model_dir=tiny_dir, prefix_cache_size=-1)

@@ -349,3 +349,30 @@ def test_tam_reads_the_whole_video_across_chunks(text_dir):
     changed[4:] = torch.randn(2, 3, SIZE, SIZE)          # only the last chunk
     again = model.predict(changed[None], [video_sample(6)])[0].pred_frame_scores
     assert not torch.allclose(again[:2], scores[:2])      # frames 0-1 see frames 4-5
+
+
+def test_tam_scores_sentences_as_one_batch(text_dir, monkeypatch):
+    """The K sentences of a video go through the TAM's adapter pass as one batch (one encode
+    per chunk, whatever K), and each sentence's TAM inputs equal those of the sentence alone
+    (to float rounding; its text cut to its own tokens)."""
+    tam = dict(type='TemporalAlignmentModule', in_channels=128, text_dim=TEXT_DIM, embed_dim=32,
+               num_heads=4)
+    model = build(text_dir, tam=tam, test_cfg=dict(grounding=dict(type='tam'), chunk_size=2))
+    model.eval()
+    frames = torch.randn(6, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(2))
+    samples = [video_sample(6) for _ in range(3)]
+    for sample, text in zip(samples, ['the cat', 'a small red square moving to the right',
+                                      'the dog that jumps']):
+        sample.set_metainfo(dict(text=text))
+    calls = []
+    original = type(model).encode
+    monkeypatch.setattr(type(model), 'encode',
+                        lambda self, *a, **k: calls.append(a[1]['input_ids'].shape[0])
+                        or original(self, *a, **k))
+    together = model.video_tam_inputs(frames, samples)
+    assert calls == [3, 3, 3]                               # 3 chunks, all sentences in each
+    for sample, x in zip(samples, together):
+        alone = model.video_tam_inputs(frames, [sample])[0]
+        assert x.text_feats.shape == alone.text_feats.shape and x.text_mask.all()
+        torch.testing.assert_close(x.frame_embeds, alone.frame_embeds, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(x.text_feats, alone.text_feats, atol=1e-5, rtol=1e-5)

@@ -7,6 +7,7 @@ import shutil
 import string
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -25,6 +26,8 @@ _TOKENIZER_FILES = ('tokenizer.json', 'vocab.txt', 'vocab.json')
 #: a fast tokenizer changes its own truncation/padding settings on every call and refuses a
 #: second thread meanwhile ("Already borrowed"): calls from concurrent requests take turns
 _TOKENIZER_LOCK = threading.Lock()
+#: guards every encoder's prefix cache (a module-level lock: the modules stay deep-copyable)
+_PREFIX_LOCK = threading.Lock()
 
 
 def resolve_text_model_dir(model_dir: str | os.PathLike | None) -> Path:
@@ -92,6 +95,11 @@ def _bidirectional_mask_fn():
     return create_bidirectional_mask
 
 
+def _clear_prefix_cache(module: HFTextEncoder, *_) -> None:
+    """``load_state_dict`` pre-hook: the cached prefix states belong to the old weights."""
+    module.clear_prefix_cache()
+
+
 @MODELS.register_module()
 class HFTextEncoder(BaseModule):
     """Frozen Hugging Face encoder (RoBERTa, BERT, MiniLM, ...) loaded from a local directory.
@@ -116,14 +124,23 @@ class HFTextEncoder(BaseModule):
         max_length: tokens per expression, special tokens included (longer ones are truncated).
         motion_finder: ``TASK_UTILS`` config (or instance) of the motion-word finder used by
             :meth:`tokenize` for ``motion_mask``; ``None`` to skip it.
+        prefix_cache_size: sentences whose frozen first layers :meth:`encode_prefix` keeps
+            (least recently used dropped); 0 computes them every time.
         init_cfg: not used (the weights always come from ``model_dir``, see
             :meth:`init_weights`); accepted for mmengine compatibility.
     """
 
     def __init__(self, model_dir: str | os.PathLike | None = None, max_length: int = 64,
                  motion_finder: Mapping | object | None = dict(type='MotionWordFinder'),
-                 init_cfg: dict | list | None = None) -> None:
+                 prefix_cache_size: int = 1024, init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if prefix_cache_size < 0:
+            raise ValueError(f'HFTextEncoder: prefix_cache_size must be >= 0, got '
+                             f'{prefix_cache_size}')
+        self.prefix_cache_size = int(prefix_cache_size)
+        self._prefix_cache: OrderedDict[tuple, Tensor] = OrderedDict()
+        # new weights (a checkpoint) make the cached states stale
+        self.register_load_state_dict_pre_hook(_clear_prefix_cache)
         from transformers import AutoModel, AutoTokenizer
 
         # register MotionWordFinder (TASK_UTILS) before building it from a config
@@ -170,6 +187,7 @@ class HFTextEncoder(BaseModule):
 
         fresh = AutoModel.from_pretrained(str(self.model_dir), local_files_only=True)
         self.hf_model.load_state_dict(fresh.state_dict())
+        self.clear_prefix_cache()
         self._is_init = True
         MMLogger.get_current_instance().info(
             f'HFTextEncoder: pretrained weights (re)loaded from {self.model_dir}')
@@ -179,6 +197,11 @@ class HFTextEncoder(BaseModule):
         super().train(mode)
         self.hf_model.eval()
         return self
+
+    def _apply(self, fn, recurse: bool = True):
+        """``to`` / ``half`` / ``cuda`` ...: the cached states stay with the old weights."""
+        self.clear_prefix_cache()
+        return super()._apply(fn, recurse)
 
     # --- tokens --------------------------------------------------------------------------------
     @property
@@ -260,6 +283,68 @@ class HFTextEncoder(BaseModule):
             raise IndexError(f'text layer must be in [0, {self.num_layers}), got {i}')
         out = self.hf_model.encoder.layer[i](hidden, self.layer_mask(attention_mask, hidden))
         return out[0] if isinstance(out, tuple) else out
+
+    def clear_prefix_cache(self) -> None:
+        """Forget every sentence :meth:`encode_prefix` has kept."""
+        with _PREFIX_LOCK:
+            self._prefix_cache.clear()
+
+    def encode_prefix(self, input_ids: Tensor, attention_mask: Tensor, num_layers: int
+                      ) -> Tensor:
+        """The hidden states after the first ``num_layers`` layers, which depend on the sentence
+        alone (the lockstep encoder's text before its first adapter).
+
+        With ``prefix_cache_size > 0`` each sentence's states are computed once, on its own
+        (batch 1, no padding), without gradients (the encoder is frozen and nothing before it
+        trains), and kept; padding positions are zeros. No real token reads them: every text
+        layer and adapter masks padding keys, and the prompt and the TAM read real tokens only.
+        The real tokens' states equal :meth:`embed` + :meth:`forward_layer` to float rounding.
+        With ``prefix_cache_size == 0``: exactly :meth:`embed` + :meth:`forward_layer`.
+
+        Args:
+            input_ids: long (B, L), right-padded (:meth:`tokenize`).
+            attention_mask: (B, L) 0/1.
+            num_layers: 0 .. ``num_layers``.
+
+        Returns:
+            (B, L, D).
+        """
+        if not 0 <= num_layers <= self.num_layers:
+            raise IndexError(f'text prefix must have 0 .. {self.num_layers} layers, got '
+                             f'{num_layers}')
+        if not self.prefix_cache_size:
+            hidden = self.embed(input_ids)
+            for i in range(num_layers):
+                hidden = self.forward_layer(hidden, attention_mask, i)
+            return hidden
+        device_type = input_ids.device.type
+        autocast = torch.get_autocast_dtype(device_type) \
+            if torch.is_autocast_enabled(device_type) else None
+        lengths = attention_mask.sum(1).tolist()
+        rows = []
+        for ids, length in zip(input_ids, lengths):
+            ids = ids[:int(length)]
+            key = (tuple(ids.tolist()), num_layers, str(ids.device), autocast)
+            with _PREFIX_LOCK:
+                state = self._prefix_cache.get(key)
+                if state is not None:
+                    self._prefix_cache.move_to_end(key)
+            if state is None:
+                with torch.no_grad():
+                    state = self.embed(ids[None])
+                    ones = torch.ones_like(ids[None])
+                    for i in range(num_layers):
+                        state = self.forward_layer(state, ones, i)
+                state = state[0]
+                with _PREFIX_LOCK:
+                    self._prefix_cache[key] = state
+                    while len(self._prefix_cache) > self.prefix_cache_size:
+                        self._prefix_cache.popitem(last=False)
+            rows.append(state)
+        out = rows[0].new_zeros((len(rows), input_ids.shape[1], rows[0].shape[-1]))
+        for b, state in enumerate(rows):
+            out[b, :state.shape[0]] = state
+        return out
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> list[Tensor]:
         """All hidden states: ``[embeddings, layer 1, ..., layer num_layers]``, each (B, L, D)

@@ -133,7 +133,7 @@ def lockstep_encode(image_encoder, text_encoder, adapter, images: Tensor | None,
     Args:
         image_encoder: a ``SAM2ImageEncoder`` (``patch_embed``, ``forward_stage``, ``neck``,
             ``num_stages``, ``stage_channels``).
-        text_encoder: an ``HFTextEncoder`` (``embed``, ``forward_layer``, ``num_layers``,
+        text_encoder: an ``HFTextEncoder`` (``encode_prefix``, ``forward_layer``, ``num_layers``,
             ``hidden_size``).
         adapter: a ``CrossModalAdapter`` (schedule and adapter layers).
         images: (B * T, 3, S, S) normalised frames, grouped by video (video-major); may be None
@@ -177,8 +177,9 @@ def lockstep_encode(image_encoder, text_encoder, adapter, images: Tensor | None,
             return x_raw if x_adp is None else x_adp
         return torch.cat([x_adp, x_raw])[order]
 
-    text = text_encoder.embed(input_ids)
-    done = 0
+    # the text before the first adapter depends on the sentence alone (cached per sentence)
+    done = ends[min(first, len(ends) - 1)]
+    text = text_encoder.encode_prefix(input_ids, attention_mask, done)
     stage_outputs: list[Tensor] = []          # (N, C_i, H_i, W_i) for the neck
     x_adp = x_raw = None
     for stage in range(image_encoder.num_stages):
@@ -192,7 +193,7 @@ def lockstep_encode(image_encoder, text_encoder, adapter, images: Tensor | None,
             x_raw = image_encoder.forward_stage(x_raw, stage) if has_raw else None
         for i in range(done, ends[stage]):
             text = text_encoder.forward_layer(text, attention_mask, i)
-        done = ends[stage]
+        done = max(done, ends[stage])
         layer = adapter.layer_for_stage(stage)
         if layer is not None and has_adp:
             x_adp, text = layer(x_adp, text, video_of_adp, text_pad, frame_of_adp)

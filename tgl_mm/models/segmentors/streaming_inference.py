@@ -170,9 +170,8 @@ class StreamingInferenceMixin:
         grounding = self.build_grounding(grounding)
         shared = SharedFrameFeatures(self.image_backbone, self.neck, load,
                                      self.shared_cache_frames)
-        tokens = [self.tokenize([s]) for s in samples]
-        frame_scores = self.tam_scores(shared, tokens, num_frames) if self.tam is not None \
-            else [None] * len(samples)
+        frame_scores = self.tam_scores(shared, self.tokenize(list(samples)), num_frames) \
+            if self.tam is not None else [None] * len(samples)
         grounded = [grounding(s, f) for s, f in zip(samples, frame_scores)]
         groups = same_mplus_groups([result.mplus for result in grounded])
         runs = []
@@ -203,14 +202,7 @@ class StreamingInferenceMixin:
         (K, P, C) prompt) or the shared F_SAM (M-: n rows, whatever K)."""
         if not adapted:
             return shared.raw(frames), None
-        device = self.data_preprocessor.device
-        batch = tokens['input_ids'].shape[0]
-        flags = torch.ones((batch, len(frames)), dtype=torch.bool, device=device)
-        trunk = shared.trunk(frames)
-        if batch > 1:
-            trunk = [x.repeat(batch, *(1,) * (x.dim() - 1)) for x in trunk]
-        enc = self.encode(None, tokens, flags, trunk=trunk,
-                          frame_index=torch.tensor([frames] * batch, device=device))
+        enc = self.encode_adapted_chunk(shared.trunk(frames), tokens, frames)
         return enc.image_feats, self.text_prompt(enc.text_feats, tokens)
 
 

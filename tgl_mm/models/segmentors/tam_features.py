@@ -31,29 +31,32 @@ class TAMInputs:
 
 class TAMFeaturesMixin:
     """TAM inputs and scores of :class:`~tgl_mm.models.segmentors.TGLSAM2` (uses its
-    ``encode``, ``tokenize``, ``frame_loader``, ``tam``, ``chunk_size`` and
+    ``encode_adapted_chunk``, ``tokenize``, ``frame_loader``, ``tam``, ``chunk_size`` and
     ``shared_cache_frames``)."""
 
-    def tam_inputs(self, shared: SharedFrameFeatures, tokens: Sequence[dict[str, Tensor]],
+    def tam_inputs(self, shared: SharedFrameFeatures, tokens: dict[str, Tensor],
                    num_frames: int) -> list[TAMInputs]:
-        """What the TAM reads for each sentence over a whole video: every frame on the adapter
-        path, encoded clip by clip (``chunk_size`` frames; the trunk of each clip computed once
-        for all sentences). The adapted text E_Adp of a clip depends on its frames: the video's
-        is the mean over its clips, weighted by their lengths."""
+        """What the TAM reads for each of K sentences over a whole video: every frame on the
+        adapter path, encoded clip by clip (``chunk_size`` frames; the trunk of each clip
+        computed once, the K sentences run as one batch). The adapted text E_Adp of a clip
+        depends on its frames: the video's is the mean over its clips, weighted by their
+        lengths.
+
+        Args:
+            shared: the video's shared frame features.
+            tokens: :meth:`tokenize` output of the K sentences (K, L), right-padded.
+            num_frames: T.
+        """
         chunks, _ = path_chunks(torch.ones(num_frames, dtype=torch.bool), self.chunk_size)
-        device = self.data_preprocessor.device
-        frames = [[] for _ in tokens]
-        texts = [0.0 for _ in tokens]
+        frames, text = [], 0.0
         for chunk in chunks:
-            trunk = shared.trunk(chunk)
-            flags = torch.ones((1, len(chunk)), dtype=torch.bool, device=device)
-            index = torch.tensor([chunk], device=device)
-            for k, tok in enumerate(tokens):
-                enc = self.encode(None, tok, flags, trunk=trunk, frame_index=index)
-                frames[k].append(enc.frame_embeds[0])
-                texts[k] = texts[k] + enc.text_feats[0] * (len(chunk) / num_frames)
-        return [TAMInputs(torch.cat(f), t, tok['attention_mask'][0].bool())
-                for f, t, tok in zip(frames, texts, tokens)]
+            enc = self.encode_adapted_chunk(shared.trunk(chunk), tokens, chunk)
+            frames.append(enc.frame_embeds)                         # (K, n, 2C)
+            text = text + enc.text_feats * (len(chunk) / num_frames)  # (K, L, D)
+        frames = torch.cat(frames, 1)
+        lengths = tokens['attention_mask'].sum(1).tolist()
+        return [TAMInputs(frames[k], text[k, :n], tokens['attention_mask'][k, :n].bool())
+                for k, n in enumerate(lengths)]
 
     @torch.no_grad()
     def video_tam_inputs(self, frames: Tensor, samples: Sequence[VideoDataSample]
@@ -62,14 +65,14 @@ class TAMFeaturesMixin:
         sample's sentence: the features ``tools/train_tam.py`` trains the TAM on."""
         shared = SharedFrameFeatures(self.image_backbone, self.neck, self.frame_loader(frames),
                                      self.shared_cache_frames)
-        return self.tam_inputs(shared, [self.tokenize([s]) for s in samples], frames.shape[0])
+        return self.tam_inputs(shared, self.tokenize(list(samples)), frames.shape[0])
 
-    def tam_scores(self, shared: SharedFrameFeatures, tokens: Sequence[dict[str, Tensor]],
+    def tam_scores(self, shared: SharedFrameFeatures, tokens: dict[str, Tensor],
                    num_frames: int) -> list[Tensor]:
-        """TAM relevance logits (T,) for each sentence, centred on the TAM's calibrated
-        threshold (:meth:`TemporalAlignmentModule.relevance`). The TAM sees the whole video at
-        once (:meth:`tam_inputs`), as ``tools/train_tam.py`` trains it, so every frame's score
-        has the context of the frames of every chunk."""
+        """TAM relevance logits (T,) for each of the K sentences of ``tokens`` (K, L), centred
+        on the TAM's calibrated threshold (:meth:`TemporalAlignmentModule.relevance`). The TAM
+        sees the whole video at once (:meth:`tam_inputs`), as ``tools/train_tam.py`` trains it,
+        so every frame's score has the context of the frames of every chunk."""
         assert self.tam is not None
         return [self.tam.relevance(x.frame_embeds[None], x.text_feats[None], x.text_mask[None])[0]
                 for x in self.tam_inputs(shared, tokens, num_frames)]

@@ -10,9 +10,11 @@ streaming inference (chunk scheduling, the inference interface
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from mmengine.logging import MMLogger, print_log
 from mmengine.model import BaseModel
 from torch import Tensor
@@ -234,6 +236,27 @@ class TGLSAM2(ClipTrainingMixin, StreamingInferenceMixin, TAMFeaturesMixin, Base
         out = self.neck(self.image_backbone, self.text_backbone, images, tokens['input_ids'],
                         tokens['attention_mask'], adapt, trunk=trunk, frame_index=frame_index)
         return Encoded(out.image_feats, out.text_feats, out.frame_embeds)
+
+    def encode_adapted_chunk(self, trunk: list[Tensor], tokens: dict[str, Tensor],
+                             frames: Sequence[int]) -> Encoded:
+        """K sentences over one chunk of n frames of a video, all on the adapter path, as one
+        batch of K clips (the chunk's trunk repeated for each sentence).
+
+        Args:
+            trunk: the chunk's :func:`encode_trunk` outputs, n rows each.
+            tokens: :meth:`tokenize` output of the K sentences.
+            frames: the n frames' indices in the video (HSA's time embedding).
+
+        Returns:
+            :class:`Encoded` of K * n frames (sentence-major) and K sentences.
+        """
+        device = self.data_preprocessor.device
+        batch = tokens['input_ids'].shape[0]
+        flags = torch.ones((batch, len(frames)), dtype=torch.bool, device=device)
+        if batch > 1:
+            trunk = [x.repeat(batch, *(1,) * (x.dim() - 1)) for x in trunk]
+        return self.encode(None, tokens, flags, trunk=trunk,
+                           frame_index=torch.tensor([list(frames)] * batch, device=device))
 
     def text_prompt(self, text_feats: Tensor, tokens: dict[str, Tensor]) -> Tensor | None:
         """(B, P, C) sparse prompt tokens, or None without a prompt module."""
