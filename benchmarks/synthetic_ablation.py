@@ -40,7 +40,9 @@ order; tested with every frame as M+), ``sampling``, ``sampling+mdp``, ``samplin
 (the tiny recipe: every test above); Table 3 ``mfe+memall`` and ``nomfe+memplus``
 (``sampling+oss`` is no MFE + memory from all frames, ``tgl`` MFE + memory from M+), all four in
 the paper's order (M+ first, then propagation); the order controls ``tgl@temporal`` and
-``sampling+oss@temporal`` (the same, frames in temporal order).
+``sampling+oss@temporal`` (the same, frames in temporal order). These are the default
+(:data:`DEFAULT_ROWS`); the HSA rows ``tgl+hsa`` and ``baseline+hsa`` (issue 19) run when named.
+Each run also records the one-thread minutes of its tests (``test_minutes.json``).
 """
 from __future__ import annotations
 
@@ -99,6 +101,10 @@ ROWS: dict[str, Row] = {
     'tgl+hsa': Row('configs/tgl/tgl_tiny_synthetic_hsa.py'),
     'baseline+hsa': Row('configs/tgl/ablations/tiny_hsa/t2_baseline.py', ('none',)),
 }
+#: rows a plain invocation runs: Tables 2-4 and the order controls (issue 18). The HSA rows
+#: (issue 19) run when named: ``--rows tgl+hsa baseline+hsa`` (they pair with the finished
+#: ``tgl`` and ``baseline`` runs of the same provenance)
+DEFAULT_ROWS = tuple(name for name in ROWS if not name.endswith('+hsa'))
 #: the order in which one seed's rows run (the ones most orderings read first), so that an
 #: invocation stopped part-way leaves the most comparisons paired
 RUN_ORDER = ('tgl', 'baseline', 'sampling+oss', 'mfe+memall', 'nomfe+memplus', 'tgl@temporal',
@@ -413,9 +419,11 @@ def one_seed(seed: int, data_root: str, work: Path, extra: list[str], config: st
                              stored)
     ckpt = (work / 'last_checkpoint').read_text().strip()
     reports = {}
+    timing = work / 'test_minutes.json'
     for test in tests:
         test_dir = work / f'test_{test}'
         if not list(test_dir.glob('*/rvos_report.json')):
+            start = time.perf_counter()
             test_config, test_ckpt = config, ckpt
             if test in ('tam', 'mr@tam') or test.startswith('hybrid@'):
                 # the TAM trained on this checkpoint (tools/train_tam.py)
@@ -436,6 +444,11 @@ def one_seed(seed: int, data_root: str, work: Path, extra: list[str], config: st
                     test_config = TINY_TAM if test == 'tam' else TINY_HYBRID
             run([sys.executable, 'tools/test.py', test_config, test_ckpt, '--work-dir',
                  str(test_dir), *args, '--cfg-options', *data, *cfg], log)
+            # one-thread minutes of the test (with the TAM training or spans it needed first)
+            from tgl_mm.utils.fileio import atomic_dump_json
+            done = json.loads(timing.read_text()) if timing.is_file() else {}
+            atomic_dump_json({**done, test: round((time.perf_counter() - start) / 60, 2)},
+                             timing)
         reports[test] = demo.latest_report(test_dir)
     return reports
 
@@ -647,12 +660,16 @@ def results_markdown(result: dict) -> str:
     minutes = result.get('minutes')
     runs = result.get('runs', [])
     timed = [r['train_minutes'] for r in runs if r.get('train_minutes') is not None]
+    tested = [sum(r['test_minutes'].values()) for r in runs if r.get('test_minutes')]
     parts.append(f'Training seeds: {", ".join(map(str, seeds))}; data seed '
                  f'{result["data_seed"]} (generator version {result.get("generator_version")}); '
                  f'{len(runs)} runs'
                  + (f', whose training took {sum(timed):.0f} min of one-thread compute in all '
-                    f'({len(timed)} timed runs; testing and TAM training not counted)'
+                    f'({len(timed)} timed runs'
+                    + ('' if tested else '; testing and TAM training not counted') + ')'
                     if timed else '')
+                 + (f', their tests (with the TAM training) {sum(tested):.0f} min '
+                    f'({len(tested)} runs timed)' if tested else '')
                  + (f'; this invocation took {minutes:.0f} min with --jobs {result.get("jobs")}'
                     if minutes else '') + '.')
     return '\n\n'.join(parts)
@@ -793,7 +810,9 @@ def retrieval_levels(data_root: str, levels: Sequence[str]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--rows', nargs='+', choices=list(ROWS), default=list(ROWS))
+    p.add_argument('--rows', nargs='+', choices=list(ROWS), default=list(DEFAULT_ROWS),
+                   help='rows to run (default: every row but the HSA ones, which run '
+                   'when named)')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
     p.add_argument('--jobs', type=int, default=2)
     p.add_argument('--tests', nargs='+', default=None, metavar='TEST',
@@ -866,7 +885,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, s in runs:
         prov = run_dir(work, name, s) / 'provenance.json'
         if prov.is_file():
-            runs_meta.append({'name': name, **json.loads(prov.read_text())})
+            timing = prov.with_name('test_minutes.json')
+            runs_meta.append({'name': name, **json.loads(prov.read_text()),
+                              'test_minutes': json.loads(timing.read_text())
+                              if timing.is_file() else None})
     # an invocation that only collects finished runs has no wall time of its own
     minutes = None if args.collect_only else (time.perf_counter() - start) / 60
     result = {'data_seed': args.data_seed, 'generator_version': GENERATOR_VERSION,
