@@ -91,12 +91,12 @@ def readme_table(result: dict) -> str:
     alls = {key: [v for v in rows[key, 'all']['jf'] if v is not None]
             for _, key in TABLE_ROWS[:3]}
     spread = max(max(v) - min(v) for v in alls.values())
-    lines += ['', f'(`{result["command"]}`; per seed in `benchmarks/results/demo_seeds.json`.) '
-              'A fresh `make demo` is one training seed: on another machine, torch build or '
-              'thread count the float rounding differs, training takes another path and its '
-              'numbers land somewhere in this spread, not on one row of it: the `all` column '
-              f'of oracle / none / tam spans up to {spread:.1f} J&F points between seeds, '
-              'more for a family.']
+    lines += ['', f'(`{result["command"]}`; every seed in `benchmarks/results/demo_seeds.json`.) '
+              'A fresh `make demo` trains one seed; on another machine, torch build or thread '
+              'count the float rounding differs and training follows another path, so expect '
+              'its table to differ from any row above by about as much as the seeds differ from '
+              'each other: its `all` J&F for oracle / none / tam within about the min–max above '
+              f'(between seeds up to {spread:.1f} points apart), a family further.']
     return '\n'.join(lines)
 
 

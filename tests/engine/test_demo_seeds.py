@@ -45,7 +45,7 @@ def test_finished_seeds_are_read_not_rerun(demo_seeds, monkeypatch, tmp_path):
     table = demo_seeds.readme_table(result)
     # appearance has no expression; event 60, 61; motion 60, 62 (population std)
     assert '| oracle | - | 60.5 ± 0.5 (60.0–61.0) | 61.0 ± 1.0 (60.0–62.0) |' in table
-    assert 'up to 1.5 J&F points' in table                     # oracle/none/tam, all: 1.5
+    assert 'up to 1.5 points apart' in table                     # oracle/none/tam, all: 1.5
     assert demo_seeds.readme_block(result).startswith(demo_seeds.README_BEGIN)
 
 
