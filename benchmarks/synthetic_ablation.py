@@ -670,7 +670,7 @@ def replace_readme_block(readme: Path, begin: str, end: str, block: str) -> None
     from tgl_mm.utils.fileio import atomic_write_text
     text = readme.read_text()
     if text.count(begin) != 1 or text.count(end) != 1:
-        raise ValueError(f'{readme}: no single generated block ({begin!r} ... {end!r})')
+        raise ValueError(f'{readme}: no generated block ({begin!r} ... {end!r}) or more than one')
     head, rest = text.split(begin, 1)
     tail = rest.split(end, 1)[1]
     atomic_write_text(readme, head + block + tail)
