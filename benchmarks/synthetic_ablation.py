@@ -681,15 +681,21 @@ def readme_block(result: dict) -> str:
     return f'{README_BEGIN}\n{results_markdown(result)}\n{README_END}'
 
 
-def update_readme(result: dict, readme: Path) -> None:
-    """Replace the README's generated block with :func:`readme_block` (atomically)."""
+def replace_readme_block(readme: Path, begin: str, end: str, block: str) -> None:
+    """Replace the text from ``begin`` to ``end`` (both included) in ``readme`` by ``block``
+    (which starts with ``begin`` and ends with ``end``), atomically."""
     from tgl_mm.utils.fileio import atomic_write_text
     text = readme.read_text()
-    if README_BEGIN not in text or README_END not in text:
-        raise ValueError(f'{readme}: no generated block ({README_BEGIN!r} ... {README_END!r})')
-    head, rest = text.split(README_BEGIN, 1)
-    tail = rest.split(README_END, 1)[1]
-    atomic_write_text(readme, head + readme_block(result) + tail)
+    if text.count(begin) != 1 or text.count(end) != 1:
+        raise ValueError(f'{readme}: no generated block ({begin!r} ... {end!r}) or more than one')
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    atomic_write_text(readme, head + block + tail)
+
+
+def update_readme(result: dict, readme: Path) -> None:
+    """Replace the README's generated block with :func:`readme_block` (atomically)."""
+    replace_readme_block(readme, README_BEGIN, README_END, readme_block(result))
 
 
 def _pyplot():

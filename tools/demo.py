@@ -10,7 +10,8 @@ shows exactly what a user types. The steps (:data:`STEPS`, run in order; add one
    SAM2 of stage 0 and the referring-image pretraining, each reused from ``checkpoints/`` when
    its SHA-256 matches the config's, else remade with ``tools/train.py`` and its export tool
    (about 25 and 15 minutes on one core),
-3. ``train``: ``tools/train.py configs/tgl/tgl_tiny_synthetic.py`` (CPU, a few minutes),
+3. ``train``: ``tools/train.py configs/tgl/tgl_tiny_synthetic.py --seed S`` (CPU, a few minutes;
+   ``--seed``, default 0, the config's own seed, also seeds the TAM of step 5),
 4. ``test``: ``tools/test.py ... --grounding oracle`` and ``--grounding none`` on synthetic
    ``valid_u``,
 5. ``tam``: ``tools/train_tam.py`` trains the model's Temporal Alignment Module on the trained
@@ -166,8 +167,9 @@ def step_shipped(ctx: Context) -> None:
 
 def step_train(ctx: Context) -> None:
     # no validation inside training: the test step evaluates the same checkpoint right after
-    ctx.seconds['train'] = run([ctx.python, 'tools/train.py', CONFIG, '--work-dir',
-                                str(ctx.work), '--cfg-options', *ctx.data_options(),
+    ctx.seconds['train'] = run([ctx.python, 'tools/train.py', CONFIG, '--seed',
+                                str(ctx.args.seed), '--work-dir', str(ctx.work),
+                                '--cfg-options', *ctx.data_options(),
                                 'train_cfg.val_interval=1000000000', *ctx.model_options,
                                 *ctx.args.cfg_options])
     ctx.checkpoint = (REPO / ctx.work / 'last_checkpoint').read_text().strip()
@@ -203,7 +205,7 @@ def step_tam(ctx: Context) -> None:
         sys.exit('[demo] no checkpoint to train the TAM on: the train step did not run')
     out = tam_checkpoint_path(ctx.checkpoint)
     ctx.seconds['tam'] = run([ctx.python, 'tools/train_tam.py', TAM_CONFIG, ctx.checkpoint,
-                              '--out', out, '--cfg-options',
+                              '--out', out, '--seed', str(ctx.args.seed), '--cfg-options',
                               *ctx.data_options(('test_dataloader',)), *ctx.model_options])
     ctx.tam_checkpoint = out
     _test(ctx, 'tam', 'tam', config=TAM_CONFIG, checkpoint=out)
@@ -271,13 +273,21 @@ def try_it(tam_checkpoint: str) -> str:
             f'  python tools/app.py {TAM_CONFIG} {tam_checkpoint}   # docs/app.md')
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--data-root', default='data/synthetic_mevis_m')
     parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='training seed of TGL (tools/train.py --seed) and of its TAM '
+                             '(tools/train_tam.py --seed); 0, the default, is both configs\' '
+                             'own seed')
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                         help='passed to tools/train.py (e.g. train_cfg.max_iters=100)')
-    ctx = Context(parser.parse_args(argv), sys.executable)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ctx = Context(parse_args(argv), sys.executable)
     for step in STEPS:
         step.run(ctx)
     first = next(iter(ctx.reports.values()))[0]

@@ -82,14 +82,24 @@ def toy(monkeypatch) -> ToyKit:
     return ToyKit()
 
 
+def _script(name: str, path: Path):
+    """The script at ``path`` imported as the module ``name`` while a fixture lasts."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module          # dataclasses look their module up
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
 @pytest.fixture(scope='module')
 def bench():
     """``benchmarks/synthetic_ablation.py`` as a module (its rows, statistics and README
     block)."""
-    spec = importlib.util.spec_from_file_location('synthetic_ablation',
-                                                  REPO / 'benchmarks' / 'synthetic_ablation.py')
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    yield from _script('synthetic_ablation', REPO / 'benchmarks' / 'synthetic_ablation.py')
+
+
+@pytest.fixture(scope='module')
+def demo_seeds():
+    """``benchmarks/demo_seeds.py`` as a module (the demo over seeds, its README block)."""
+    yield from _script('demo_seeds', REPO / 'benchmarks' / 'demo_seeds.py')

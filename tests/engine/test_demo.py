@@ -38,7 +38,8 @@ def test_tam_step_trains_the_tam_then_tests_it_grounding_itself(demo, monkeypatc
     monkeypatch.setattr(demo, 'run', lambda cmd: commands.append(cmd) or 2.0)
     own = _report({('v', '0', 'event'): 60.0})
     monkeypatch.setattr(demo, 'latest_report', lambda work_dir: own)
-    args = argparse.Namespace(work_dir=str(tmp_path / 'demo'), data_root='data/x', cfg_options=[])
+    args = argparse.Namespace(work_dir=str(tmp_path / 'demo'), data_root='data/x', cfg_options=[],
+                              seed=3)
     ctx = demo.Context(args, 'python', checkpoint=str(tmp_path / 'demo' / 'iter_800.pth'))
     ctx.reports['oracle'] = ctx.reports['none'] = (own, 1.0)
     demo.step_tam(ctx)
@@ -46,11 +47,28 @@ def test_tam_step_trains_the_tam_then_tests_it_grounding_itself(demo, monkeypatc
     tam_ckpt = str(tmp_path / 'demo' / 'iter_800_tam.pth')
     assert train[1:5] == ['tools/train_tam.py', demo.TAM_CONFIG, ctx.checkpoint, '--out']
     assert train[5] == tam_ckpt and 'test_dataloader.dataset.data_root=data/x' in train
+    assert train[train.index('--seed') + 1] == '3'    # the TAM gets the demo's training seed
     assert test[1:4] == ['tools/test.py', demo.TAM_CONFIG, tam_ckpt]
     assert test[test.index('--grounding') + 1] == 'tam' and ctx.tam_checkpoint == tam_ckpt
     rows = [line.split()[0] for line in demo.format_table(ctx.reports).splitlines()[1:]]
     assert rows == ['oracle', 'none', 'tam']
     assert f'tools/infer.py {demo.TAM_CONFIG} {tam_ckpt}' in demo.try_it(tam_ckpt)
+
+
+def test_train_step_passes_the_seed(demo, monkeypatch, tmp_path):
+    """``--seed S`` reaches tools/train.py; the default, 0, is the config's own seed."""
+    commands = []
+    monkeypatch.setattr(demo, 'run', lambda cmd: commands.append(cmd) or 2.0)
+    work = tmp_path / 'demo'
+    work.mkdir()
+    (work / 'last_checkpoint').write_text(str(work / 'iter_800.pth'))
+    for argv, seed in (([], '0'), (['--seed', '4'], '4')):
+        ctx = demo.Context(demo.parse_args([*argv, '--work-dir', str(work)]), 'python')
+        demo.step_train(ctx)
+        train = commands.pop()
+        assert train[1:3] == ['tools/train.py', demo.CONFIG]
+        assert train[train.index('--seed') + 1] == seed
+        assert ctx.checkpoint == str(work / 'iter_800.pth')
 
 
 def test_family_table_and_swap_gap(demo):

@@ -1,6 +1,8 @@
-"""The README's results block is the one benchmarks/synthetic_ablation.py generates from its
-committed JSON: every number in the README's ablation, ordering and grounding tables equals
-the JSON (rewrite it with ``python benchmarks/synthetic_ablation.py --readme``)."""
+"""The README's generated blocks equal their committed JSON: every number in the ablation,
+ordering and grounding tables equals benchmarks/results/synthetic_ablation.json (rewrite with
+``python benchmarks/synthetic_ablation.py --readme``), every number of the `make demo` table over
+training seeds equals benchmarks/results/demo_seeds.json (``python benchmarks/demo_seeds.py
+--readme``)."""
 import json
 from pathlib import Path
 
@@ -17,3 +19,16 @@ def test_readme_results_equal_the_committed_json(bench):
         'python benchmarks/synthetic_ablation.py --readme')
     markdown = (REPO / 'benchmarks' / 'results' / 'synthetic_ablation.md').read_text()
     assert markdown.startswith(bench.results_markdown(result))
+
+
+def test_readme_demo_table_equals_the_committed_json(demo_seeds):
+    """The README's `make demo` table over training seeds is the block benchmarks/demo_seeds.py
+    makes from benchmarks/results/demo_seeds.json."""
+    result = json.loads((REPO / 'benchmarks' / 'results' / 'demo_seeds.json').read_text())
+    readme = (REPO / 'README.md').read_text()
+    begin, end = demo_seeds.README_BEGIN, demo_seeds.README_END
+    assert readme.count(begin) == 1 and readme.count(end) == 1
+    block = begin + readme.split(begin, 1)[1].split(end, 1)[0] + end
+    assert block == demo_seeds.readme_block(result), (
+        'README demo table differs from benchmarks/results/demo_seeds.json: run '
+        'python benchmarks/demo_seeds.py --readme')

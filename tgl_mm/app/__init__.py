@@ -13,7 +13,9 @@ Python and are tested without a browser.
 - :mod:`tgl_mm.app.markup`: request text shown literally in the status box;
 - :mod:`tgl_mm.app.timeline`: each sentence's M+ against its per-frame scores, as a figure;
 - :mod:`tgl_mm.app.examples`: a few synthetic example videos the app makes itself;
-- :mod:`tgl_mm.app.page`: the Gradio page.
+- :mod:`tgl_mm.app.page`: the Gradio page;
+- :mod:`tgl_mm.app.browser`: the app served and driven in headless Chromium (the browser test,
+  the docs screenshot ``tools/analysis/app_screenshot.py``).
 """
 from .inputs import GROUNDING_CHOICES, AppInputError, grounding_config, parse_sentences
 from .session import DemoResult, RequestFolders, run_request, zip_masks
