@@ -1,7 +1,7 @@
 # tgl_mm developer entry points. README documents exactly two: `make demo` and `make test`.
 #
 #   make demo   create/reuse .venv, install, generate synthetic MeViS-M, train + test the tiny model
-#               and its TAM (the model grounding itself: the `tam` row)
+#               and its TAM (the model grounding itself: the `tam` row); DEMO_SEED=S another seed
 #   make test   create/reuse .venv, install, ruff lint, pytest (default suite incl. the `dist` test
 #               and, where gradio/selenium/chromium are installed, the `browser` test of tools/app.py)
 #   make install-app   add the browser demo's extra (gradio, matplotlib, selenium; docs/app.md)
@@ -15,6 +15,7 @@ TORCH_INDEX ?=
 PYTEST_ARGS ?=
 DEMO_DIR    ?= work_dirs/demo
 DATA_ROOT   ?= data/synthetic_mevis_m
+DEMO_SEED   ?= 0
 
 PY    := $(VENV)/bin/python
 PIP   := $(PY) -m pip --disable-pip-version-check -q
@@ -53,7 +54,7 @@ test-all: lint
 	$(PY) -m pytest -m "" $(PYTEST_ARGS)
 
 demo: install
-	$(PY) tools/demo.py --data-root $(DATA_ROOT) --work-dir $(DEMO_DIR)
+	$(PY) tools/demo.py --data-root $(DATA_ROOT) --work-dir $(DEMO_DIR) --seed $(DEMO_SEED)
 
 clean-venv:
 	rm -rf $(VENV)
