@@ -101,7 +101,8 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--configs', nargs='+', default=['b', 'l'], choices=list(CONFIGS))
-    parser.add_argument('--sizes', type=int, nargs='+', default=[512, 768, 1024])
+    parser.add_argument('--sizes', type=int, nargs='*', default=[512, 768, 1024],
+                        help='training input sizes (none: streaming cases only)')
     parser.add_argument('--frames', type=int, default=8)
     parser.add_argument('--iters', type=int, default=1)
     parser.add_argument('--video-frames', type=int, nargs='*', default=[300, 1000])
@@ -127,10 +128,10 @@ def main() -> None:
             rows.append(row)
             print(f'stream {kind:4s} {num:5d} frames at {args.video_size} px, 2 sentences: '
                   f'{show(row)}', flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(rows, indent=1))
-    print(f'wrote {out}')
+    from tgl_mm.utils.fileio import atomic_dump_json
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    atomic_dump_json(rows, args.out, indent=1)
+    print(f'wrote {args.out}')
 
 
 if __name__ == '__main__':
