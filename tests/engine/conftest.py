@@ -103,3 +103,9 @@ def bench():
 def demo_seeds():
     """``benchmarks/demo_seeds.py`` as a module (the demo over seeds, its README block)."""
     yield from _script('demo_seeds', REPO / 'benchmarks' / 'demo_seeds.py')
+
+
+@pytest.fixture(scope='module')
+def compare_runs():
+    """``benchmarks/compare_runs.py`` as a module (paired comparisons across work dirs)."""
+    yield from _script('compare_runs', REPO / 'benchmarks' / 'compare_runs.py')
