@@ -186,7 +186,10 @@ def _set_text(box: Any, text: str) -> None:
     bare ``clear()`` sends no input event, so an emptied field would keep its old value)."""
     from selenium.webdriver.common.keys import Keys
 
-    box.click()
+    # focus, not click: just after an upload the page's blocks still move, and a click can land
+    # on the one sliding over the field
+    box.parent.execute_script(
+        'arguments[0].scrollIntoView({block: "center"}); arguments[0].focus();', box)
     box.send_keys(Keys.CONTROL, 'a')
     box.send_keys(Keys.BACKSPACE)
     if text:
