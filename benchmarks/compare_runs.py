@@ -39,19 +39,16 @@ def parse_side(text: str) -> tuple[str, Path, str, str]:
 
 def side_scores(work: Path, row: str, test: str) -> tuple[dict[int, dict], list[dict]]:
     """``{seed: {family: J&F}}`` of the finished runs of ``row`` under ``work`` with a report
-    for ``test``, and their provenance records."""
-    demo = sa._demo()
-    scores, provenance = {}, []
+    for ``test`` (read as the benchmark collects them), and their provenance records."""
     folder = sa.run_dir(work, row, 0).parent
-    for run in sorted(folder.glob('seed*')):
-        if not run.name[4:].isdigit():
-            continue                                        # seed3.stale and the like
-        seed = int(run.name[4:])
-        if not list((run / f'test_{test}').glob('*/rvos_report.json')):
-            continue
-        report = demo.latest_report(run / f'test_{test}')
-        scores[seed] = {f: v['jf'] for f, v in sa.family_scores(report).items()}
-        prov = run / 'provenance.json'
+    seeds = sorted(int(run.name[4:]) for run in folder.glob('seed*')
+                   if run.name[4:].isdigit())                 # not seed3.stale and the like
+    results = {row: {s: sa.one_seed(s, '', sa.run_dir(work, row, s), [], tests=(test,),
+                                    collect_only=True) for s in seeds}}
+    scores = sa.seed_family_jf(results, row, test)
+    provenance = []
+    for seed in scores:
+        prov = sa.run_dir(work, row, seed) / 'provenance.json'
         if prov.is_file():
             provenance.append({'seed': seed, **json.loads(prov.read_text())})
     return scores, provenance

@@ -310,10 +310,7 @@ class HFTextEncoder(BaseModule):
             raise IndexError(f'text prefix must have 0 .. {self.num_layers} layers, got '
                              f'{num_layers}')
         if not self.prefix_cache_size:
-            hidden = self.embed(input_ids)
-            for i in range(num_layers):
-                hidden = self.forward_layer(hidden, attention_mask, i)
-            return hidden
+            return self._run_prefix(input_ids, attention_mask, num_layers)
         device_type = input_ids.device.type
         autocast = torch.get_autocast_dtype(device_type) \
             if torch.is_autocast_enabled(device_type) else None
@@ -328,11 +325,8 @@ class HFTextEncoder(BaseModule):
                     self._prefix_cache.move_to_end(key)
             if state is None:
                 with torch.no_grad():
-                    state = self.embed(ids[None])
-                    ones = torch.ones_like(ids[None])
-                    for i in range(num_layers):
-                        state = self.forward_layer(state, ones, i)
-                state = state[0]
+                    state = self._run_prefix(ids[None], torch.ones_like(ids[None]),
+                                             num_layers)[0]
                 with _PREFIX_LOCK:
                     self._prefix_cache[key] = state
                     while len(self._prefix_cache) > self.prefix_cache_size:
@@ -342,6 +336,14 @@ class HFTextEncoder(BaseModule):
         for b, state in enumerate(rows):
             out[b, :state.shape[0]] = state
         return out
+
+    def _run_prefix(self, input_ids: Tensor, attention_mask: Tensor, num_layers: int
+                    ) -> Tensor:
+        """:meth:`embed`, then layers ``0 .. num_layers - 1``: (B, L, D)."""
+        hidden = self.embed(input_ids)
+        for i in range(num_layers):
+            hidden = self.forward_layer(hidden, attention_mask, i)
+        return hidden
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> list[Tensor]:
         """All hidden states: ``[embeddings, layer 1, ..., layer num_layers]``, each (B, L, D)
