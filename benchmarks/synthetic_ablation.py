@@ -57,7 +57,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -376,6 +376,14 @@ def selected_tests(tests: tuple[str, ...], only: Sequence[str] | None) -> tuple[
     if unknown:
         raise SystemExit(f'--tests: unknown test(s) {sorted(unknown)}')
     return tuple(t for t in tests if t in only) or tests[:1]
+
+
+def progress_line(done: int, total: int, name: str, seed: int, minutes: float) -> str:
+    """One line per finished run: how far the invocation is and a naive ETA (the minutes so
+    far, scaled to the runs left; runs reused from earlier invocations make it optimistic)."""
+    eta = minutes / done * (total - done)
+    return (f'[synthetic_ablation] {done}/{total} {name} seed {seed} done; '
+            f'{minutes:.0f} min so far, about {eta:.0f} min left')
 
 
 def one_seed(seed: int, data_root: str, work: Path, extra: list[str], config: str = TINY,
@@ -877,8 +885,13 @@ def main(argv: list[str] | None = None) -> int:
                                           current(name, s), args.collect_only)
                    for name, s in runs}
         results: dict[str, dict[int, dict]] = {}
-        for (name, s), future in futures.items():
+        keys = {future: key for key, future in futures.items()}
+        for done, future in enumerate(as_completed(keys), 1):
+            name, s = keys[future]
             results.setdefault(name, {})[s] = future.result()
+            if not args.collect_only:
+                print(progress_line(done, len(futures), name, s,
+                                    (time.perf_counter() - start) / 60), flush=True)
     ordered = {name: dict(sorted(results[name].items())) for name in ROWS if name in results}
     levels = sorted({t.split('@', 1)[1] for row in ordered for s in ordered[row]
                      for t in ordered[row][s] if t.startswith(('mr@', 'hybrid@'))} - {'tam'},

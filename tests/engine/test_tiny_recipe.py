@@ -119,6 +119,13 @@ def test_tests_option_selects_each_rows_tests(bench):
         bench.selected_tests(tgl, ['orcale'])
 
 
+def test_progress_line_scales_the_minutes_so_far_to_the_runs_left(bench):
+    line = bench.progress_line(3, 45, 'tgl', 0, 12.0)
+    assert '3/45 tgl seed 0 done' in line and '12 min so far' in line
+    assert 'about 168 min left' in line
+    assert 'about 0 min left' in bench.progress_line(45, 45, 'tgl', 4, 150.0)
+
+
 def test_orderings_are_paired_differences_with_verdicts(bench):
     def rep(scores):
         return _report({('v', str(i), fam): s for i, (fam, s) in enumerate(scores.items())})
@@ -164,9 +171,9 @@ def test_readme_block_is_rewritten_from_the_json(bench, tmp_path):
         bench.update_readme(result, tmp_path / 'bare.md')
 
 
-def test_the_command_on_a_tiny_setting(bench, tmp_path):
+def test_the_command_on_a_tiny_setting(bench, tmp_path, capsys):
     """The whole command (train, test, rules, JSON/Markdown) on a tiny dataset, 2 iterations,
-    one seed; no number is asserted."""
+    one seed, with a progress line per finished run; no score is asserted."""
     import json
 
     from tgl_mm.datasets.synthetic import make_synthetic_mevis_m
@@ -177,6 +184,7 @@ def test_the_command_on_a_tiny_setting(bench, tmp_path):
     assert bench.main(['--rows', 'baseline', '--seeds', '0', '--jobs', '1', '--data-root',
                        str(root), '--work-dir', str(tmp_path / 'work'), '--out', str(out),
                        '--cfg-options', 'train_cfg.max_iters=2']) == 0
+    assert '1/1 baseline seed 0 done' in capsys.readouterr().out
     result = json.loads((out / 'synthetic_ablation.json').read_text())
     assert {(r['name'], r['grounding'], r['family']) for r in result['rows']} == {
         ('baseline', 'none', f) for f in bench.FAMILIES}
