@@ -14,10 +14,11 @@ included for both (a generated JPEG folder).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from bench_paper_size import CONFIGS, REPO, measure
+
+from tgl_mm.utils.fileio import atomic_dump_json
 
 TINY_CONFIG = REPO / 'configs/tgl/tgl_tiny_synthetic.py'
 
@@ -43,10 +44,10 @@ def main() -> None:
             rows.append(row)
             fps[kind] = row.get('fps')
         ratio = f'{fps["ours"] / fps["sam2"]:.2f}' if all(fps.values()) else 'n/a'
-        print(f'{k} sentence(s) / objects: ours {fps["ours"] or 0:6.1f} frames/s, '
-              f'SAM2VideoPredictor {fps["sam2"] or 0:6.1f} frames/s, ratio {ratio}', flush=True)
+        print(f'{k} sentence(s) / objects: ours {fps["ours"] or 0:6.2f} frames/s, '
+              f'SAM2VideoPredictor {fps["sam2"] or 0:6.2f} frames/s, ratio {ratio}', flush=True)
     if args.out:
-        Path(args.out).write_text(json.dumps(rows, indent=1))
+        atomic_dump_json(rows, args.out, indent=1)
 
 
 if __name__ == '__main__':
