@@ -879,15 +879,14 @@ def main(argv: list[str] | None = None) -> int:
     runs += [r for r in finished_runs(work, current, partial=args.collect_only)
              if r not in runs]                                            # earlier invocations
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {(name, s): pool.submit(one_seed, s, data_root, run_dir(work, name, s),
-                                          args.cfg_options, ROWS[name].config,
-                                          selected_tests(ROWS[name].tests, args.tests),
-                                          current(name, s), args.collect_only)
+        futures = {pool.submit(one_seed, s, data_root, run_dir(work, name, s),
+                               args.cfg_options, ROWS[name].config,
+                               selected_tests(ROWS[name].tests, args.tests),
+                               current(name, s), args.collect_only): (name, s)
                    for name, s in runs}
         results: dict[str, dict[int, dict]] = {}
-        keys = {future: key for key, future in futures.items()}
-        for done, future in enumerate(as_completed(keys), 1):
-            name, s = keys[future]
+        for done, future in enumerate(as_completed(futures), 1):
+            name, s = futures[future]
             results.setdefault(name, {})[s] = future.result()
             if not args.collect_only:
                 print(progress_line(done, len(futures), name, s,
